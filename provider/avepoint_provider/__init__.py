@@ -1,0 +1,85 @@
+"""Airflow provider for the AvePoint Graph API: the ``avepoint`` connection type, hook and operator."""
+
+from __future__ import annotations
+
+__version__ = "1.0.0"
+
+
+def get_provider_info() -> dict:
+    """Provider metadata read by Airflow through the ``apache_airflow_provider`` entry point.
+
+    ``conn-fields`` and ``ui-field-behaviour`` define the ``avepoint`` connection form
+    without importing the hook.
+    """
+    return {
+        "package-name": "airflow-provider-avepoint",
+        "name": "AvePoint Graph API",
+        "description": "Onboard customers to an AvePoint Elements partner account.",
+        "versions": [__version__],
+        "hooks": [
+            {"integration-name": "AvePoint Graph API", "python-modules": ["avepoint_provider.hooks.avepoint"]}
+        ],
+        "operators": [
+            {
+                "integration-name": "AvePoint Graph API",
+                "python-modules": ["avepoint_provider.operators.onboard"],
+            }
+        ],
+        "connection-types": [
+            {
+                "hook-class-name": "avepoint_provider.hooks.avepoint.AvePointHook",
+                "hook-name": "AvePoint Graph API",
+                "connection-type": "avepoint",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port"],
+                    "relabeling": {"host": "Graph URL", "login": "Client ID", "password": "Client secret"},
+                    "placeholders": {
+                        "host": "https://graph.avepointonlineservices.com (empty: the environment's URL)",
+                        "login": "the app's client id from AvePoint Online Services > App registration",
+                        "password": "the app's client secret (leave empty for certificate auth)",
+                        "extra": '{"timeout": 30, "retry_max_attempts": 5}',
+                    },
+                },
+                "conn-fields": {
+                    "environment": {
+                        "label": "Environment",
+                        "description": "AvePoint cloud; fills in the token URL and Graph URL when those are empty.",
+                        "schema": {
+                            "type": ["string", "null"],
+                            "enum": ["commercial", "gov", "aos2", "fedramp"],
+                            "default": "commercial",
+                        },
+                    },
+                    "token_url": {
+                        "label": "Token URL",
+                        "description": "OAuth token endpoint; empty uses the environment's identity service.",
+                        "schema": {"type": ["string", "null"], "format": "uri"},
+                    },
+                    "scope": {
+                        "label": "Scope",
+                        "description": "Space-separated scopes to request.",
+                        "schema": {
+                            "type": ["string", "null"],
+                            "default": "elements.customers.readwrite.all elements.customers.read.all",
+                        },
+                    },
+                    "timeout": {
+                        "label": "Timeout (seconds)",
+                        "description": "Per-request timeout.",
+                        "schema": {"type": ["number", "null"], "minimum": 1, "default": 30},
+                    },
+                    "private_key": {
+                        "label": "Private key (PEM)",
+                        "description": "Certificate auth, AvePoint's recommended method: the PEM private key "
+                        "of the certificate uploaded to the app registration. Replaces the client secret.",
+                        "schema": {"type": ["string", "null"], "format": "password"},
+                    },
+                    "private_key_path": {
+                        "label": "Private key file",
+                        "description": "Path to the PEM private key on the workers (instead of pasting it).",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                },
+            }
+        ],
+    }

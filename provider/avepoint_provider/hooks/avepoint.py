@@ -1,0 +1,519 @@
+"""Airflow hook for the AvePoint Graph API (Elements partner customer endpoints).
+
+One ``requests.Session`` and one bearer token serve the hook for its whole life;
+every request has a timeout; failures are retried per
+:class:`~avepoint_provider.retry.RetryPolicy`. Onboarding is not idempotent, so
+after an ambiguous failure the hook looks the customer up in the list endpoint
+before it POSTs again.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import tenacity
+from airflow.sdk import BaseHook
+from airflow.sdk.log import mask_secret
+
+from avepoint_provider.errors import (
+    AvePointAuthError,
+    AvePointBadRequestError,
+    AvePointClientError,
+    AvePointError,
+    AvePointMalformedResponseError,
+    AvePointRateLimitedError,
+    AvePointTransientError,
+)
+from avepoint_provider.retry import RetryPolicy
+from avepoint_provider.settings import AvePointSettings
+
+ONBOARD_PATH = "/partner/external/v3/general/customers"
+LIST_PATH = "/partner/external/v3/general/customers/batch"
+MAX_PAGE_SIZE = 100
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+RETRYABLE_HTTP_STATUSES = frozenset({500, 502, 503, 504})
+# A token is renewed this long before AvePoint says it expires (or at 90% of a shorter life).
+TOKEN_RENEWAL_MARGIN = 60.0
+
+
+class AvePointNotFoundError(AvePointClientError):
+    """HTTP 404: the Graph URL or path is wrong. A configuration problem, never retried."""
+
+
+@dataclass(frozen=True)
+class OnboardResponse:
+    """What one ``onboard_customer`` call learned. JSON-safe via :meth:`to_dict`."""
+
+    api_status: int | None
+    customer_id: str | None
+    http_status: int | None
+    request_id: str | None
+    # True when the customer was found in the list endpoint instead of being POSTed (again).
+    found_by_lookup: bool
+    # HTTP requests this call made (POSTs and lookups), for the event log.
+    requests_made: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Token:
+    value: str
+    renew_at: float
+
+
+class AvePointHook(BaseHook):
+    """Talks to the AvePoint Graph API with the ``avepoint`` connection ``avepoint_conn_id``.
+
+    :param avepoint_conn_id: the connection (``host`` Graph URL, ``login`` client id,
+        ``password`` client secret; extras ``environment``, ``token_url``, ``scope``,
+        ``timeout``, ``private_key``/``private_key_path``, ``retry_*``).
+    :param retry_policy: overrides the policy read from the connection.
+    :param timeout: overrides the per-request timeout (seconds) read from the connection.
+    """
+
+    conn_name_attr = "avepoint_conn_id"
+    default_conn_name = "avepoint_default"
+    conn_type = "avepoint"
+    hook_name = "AvePoint Graph API"
+
+    def __init__(
+        self,
+        avepoint_conn_id: str = default_conn_name,
+        *,
+        retry_policy: RetryPolicy | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.avepoint_conn_id = avepoint_conn_id
+        self._retry_policy_override = retry_policy
+        self._timeout_override = timeout
+        self._token: _Token | None = None
+        self.requests_made = 0
+        # Whether the last onboard_customer call may have reached AvePoint (sent, or ambiguous failure).
+        self.onboarding_may_have_reached = False
+
+    # -- configuration -------------------------------------------------------------------------
+
+    @cached_property
+    def settings(self) -> AvePointSettings:
+        settings = AvePointSettings.from_connection(self.get_connection(self.avepoint_conn_id))
+        # Register every secret before anything could log it.
+        for secret in (settings.client_secret, settings.private_key):
+            mask_secret(secret)
+        if settings.private_key:
+            for line in settings.private_key.splitlines():
+                if not line.startswith("-----"):
+                    mask_secret(line)
+        return settings
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return self._retry_policy_override or self.settings.retry
+
+    @property
+    def timeout(self) -> float:
+        return self._timeout_override or self.settings.timeout
+
+    @cached_property
+    def session(self) -> requests.Session:
+        session = requests.Session()
+        session.headers.update({"Accept": "application/json", "User-Agent": "airflow-provider-avepoint"})
+        return session
+
+    def get_conn(self) -> requests.Session:
+        """The hook's session (built once, reused for every call)."""
+        return self.session
+
+    def close(self) -> None:
+        if "session" in self.__dict__:
+            self.session.close()
+
+    # -- authentication -------------------------------------------------------------------------
+
+    def get_token(self, *, force_refresh: bool = False) -> str:
+        """A bearer token, cached until shortly before it expires."""
+        if force_refresh or self._token is None or time.monotonic() >= self._token.renew_at:
+            self._token = self._request_token()
+        return self._token.value
+
+    def _request_token(self) -> _Token:
+        settings = self.settings
+        form = {"grant_type": "client_credentials", "client_id": settings.client_id, "scope": settings.scope}
+        if settings.private_key:
+            assertion = self._client_assertion()
+            mask_secret(assertion)
+            form |= {"client_assertion_type": JWT_BEARER, "client_assertion": assertion}
+        else:
+            form["client_secret"] = settings.client_secret
+        response = self._send("POST", settings.token_url, data=form, ambiguous_on_failure=False)
+        if response.status_code in (400, 401, 403):
+            raise AvePointAuthError(
+                f"AvePoint identity service refused the {settings.auth_method} of client "
+                f"{settings.client_id!r}: {_oauth_error(response)}",
+                http_status=response.status_code,
+                request_id=_request_id(response),
+            )
+        body = self._json_body(response, "POST", _path(settings.token_url), ambiguous=False)
+        token = body.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise AvePointMalformedResponseError(
+                "AvePoint identity service answered without an access_token",
+                http_status=response.status_code,
+                request_id=_request_id(response),
+            )
+        mask_secret(token)
+        try:
+            lifetime = float(body.get("expires_in", 3600))
+        except (TypeError, ValueError):
+            lifetime = 3600.0
+        margin = min(TOKEN_RENEWAL_MARGIN, lifetime * 0.1)
+        return _Token(token, time.monotonic() + lifetime - margin)
+
+    def _client_assertion(self) -> str:
+        """An RS256 JWT client assertion signed with the certificate's private key."""
+        import jwt  # PyJWT; imported here so secret-only setups never pay for it
+
+        settings = self.settings
+        now = int(time.time())
+        claims = {
+            "iss": settings.client_id,
+            "sub": settings.client_id,
+            "aud": settings.token_url,
+            "jti": uuid.uuid4().hex,
+            "iat": now,
+            "nbf": now,
+            "exp": now + 300,
+        }
+        try:
+            return jwt.encode(claims, settings.private_key, algorithm="RS256")
+        except (ValueError, TypeError, jwt.exceptions.PyJWTError) as exc:
+            raise AvePointAuthError(
+                f"cannot sign a client assertion with the private key of connection "
+                f"{self.avepoint_conn_id!r} ({type(exc).__name__})"
+            ) from None
+
+    # -- HTTP -------------------------------------------------------------------------------------
+
+    def _send(self, method: str, url: str, *, ambiguous_on_failure: bool, **kwargs: Any) -> requests.Response:
+        """One HTTP request with a timeout; transport failures become typed errors."""
+        what = f"AvePoint {method} {_path(url)}"
+        self.requests_made += 1
+        try:
+            return self.session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.ConnectTimeout:
+            raise AvePointTransientError(f"{what}: could not connect within {self.timeout:g} s") from None
+        except requests.ReadTimeout:
+            raise AvePointTransientError(
+                f"{what}: no response within {self.timeout:g} s", ambiguous=ambiguous_on_failure
+            ) from None
+        except requests.ConnectionError as exc:
+            sent = not _never_connected(exc)
+            detail = "connection dropped before a response" if sent else "could not connect"
+            raise AvePointTransientError(f"{what}: {detail}", ambiguous=ambiguous_on_failure and sent) from None
+        except requests.RequestException as exc:
+            raise AvePointTransientError(
+                f"{what}: {type(exc).__name__} while reading the response", ambiguous=ambiguous_on_failure
+            ) from None
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        ambiguous_on_failure: bool,
+        redact: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> tuple[dict[str, Any], requests.Response]:
+        """An authenticated Graph call: one token refresh on 401, then typed errors by status."""
+        url = f"{self.settings.graph_url}{path}"
+        headers = {"Authorization": f"Bearer {self.get_token()}"}
+        response = self._send(method, url, headers=headers, ambiguous_on_failure=ambiguous_on_failure, **kwargs)
+        if response.status_code == 401:
+            # AvePoint refused the token (expired early, revoked): renew it once and resend.
+            # A 401 means the request was not processed, so resending a POST is safe.
+            self.log.info("AvePoint answered 401 to %s %s; renewing the token once", method, path)
+            headers = {"Authorization": f"Bearer {self.get_token(force_refresh=True)}"}
+            response = self._send(method, url, headers=headers, ambiguous_on_failure=ambiguous_on_failure, **kwargs)
+        self._raise_for_status(response, method, path, ambiguous_on_failure, redact)
+        return self._json_body(response, method, path, ambiguous=ambiguous_on_failure), response
+
+    def _raise_for_status(
+        self,
+        response: requests.Response,
+        method: str,
+        path: str,
+        ambiguous_on_failure: bool,
+        redact: Sequence[str],
+    ) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        what = f"AvePoint {method} {path}"
+        meta = {"http_status": status, "request_id": _request_id(response)}
+        if status == 401:
+            raise AvePointAuthError(f"{what}: the bearer token was refused even after renewing it", **meta)
+        if status == 403:
+            raise AvePointAuthError(
+                f"{what}: access refused; does the app have scope {self.settings.scope!r} "
+                "and admin consent?",
+                **meta,
+            )
+        if status == 429:
+            raise AvePointRateLimitedError(
+                f"{what}: rate limit exceeded", retry_after=_retry_after(response), **meta
+            )
+        if status in RETRYABLE_HTTP_STATUSES:
+            raise AvePointTransientError(f"{what}: server error", ambiguous=ambiguous_on_failure, **meta)
+        if status == 400:
+            field, reason = _bad_request_details(response, redact)
+            raise AvePointBadRequestError(
+                f"{what}: invalid parameters" + (f" ({reason})" if reason else ""), field=field, **meta
+            )
+        if status == 404:
+            raise AvePointNotFoundError(f"{what}: not found; check the connection's Graph URL", **meta)
+        if status < 500:
+            raise AvePointClientError(f"{what}: request refused", **meta)
+        raise AvePointError(f"{what}: unexpected server error", **meta)
+
+    @staticmethod
+    def _json_body(response: requests.Response, method: str, path: str, *, ambiguous: bool) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            content_type = response.headers.get("Content-Type", "no content type")
+            raise AvePointMalformedResponseError(
+                f"AvePoint {method} {path}: the reply is not a JSON object ({content_type}, "
+                f"{len(response.content)} bytes)",
+                ambiguous=ambiguous,
+                http_status=response.status_code,
+                request_id=_request_id(response),
+            )
+        return body
+
+    def _log_retry(self, retry_state: tenacity.RetryCallState) -> None:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        wait = retry_state.upcoming_sleep
+        self.log.warning(
+            "%s; retry %d of %d in %.1f s",
+            error,
+            retry_state.attempt_number,
+            self.retry_policy.max_attempts - 1,
+            wait,
+        )
+
+    def _retrying(self) -> tenacity.Retrying:
+        return self.retry_policy.retrying(before_sleep=self._log_retry)
+
+    # -- customer endpoints -----------------------------------------------------------------------
+
+    def onboard_customer(
+        self,
+        *,
+        first_name: str,
+        last_name: str,
+        organization_name: str,
+        registration_account: str,
+        country_code: str,
+        data_center: str,
+        password: str,
+        telephone_number: str | None = None,
+        tags: Sequence[str] | None = None,
+        management_mode: bool | None = None,
+        check_existing_first: bool = False,
+    ) -> OnboardResponse:
+        """Onboard one customer (``POST /partner/external/v3/general/customers``).
+
+        Retries per the policy. Before any re-send after an ambiguous failure — and
+        before the first send when ``check_existing_first`` is set, for a customer an
+        earlier attempt may already have created — the customer is looked up by its
+        account in the list endpoint; when found it is not POSTed again.
+        """
+        mask_secret(password)
+        body: dict[str, Any] = {
+            "firstName": first_name,
+            "lastName": last_name,
+            "organizationName": organization_name,
+            "registrationAccount": registration_account,
+            "countryCode": country_code,
+            "dataCenter": data_center,
+            "password": password,
+        }
+        if telephone_number:
+            body["telephoneNumber"] = telephone_number
+        if tags is not None:
+            body["tags"] = list(tags)
+        if management_mode is not None:
+            body["managementMode"] = bool(management_mode)
+        redact = [v for v in body.values() if isinstance(v, str)]
+
+        start = self.requests_made
+        may_exist = check_existing_first
+        self.onboarding_may_have_reached = False
+        for attempt in self._retrying():
+            with attempt:
+                if may_exist:
+                    found = self.find_customer_by_account(registration_account)
+                    if found is not None:
+                        return OnboardResponse(
+                            api_status=None,
+                            customer_id=str(found.get("id")) if found.get("id") else None,
+                            http_status=None,
+                            request_id=None,
+                            found_by_lookup=True,
+                            requests_made=self.requests_made - start,
+                        )
+                try:
+                    data, response = self._call(
+                        "POST", ONBOARD_PATH, json=body, ambiguous_on_failure=True, redact=redact
+                    )
+                except AvePointTransientError as exc:
+                    may_exist = may_exist or exc.ambiguous
+                    self.onboarding_may_have_reached |= exc.ambiguous
+                    raise
+                self.onboarding_may_have_reached = True
+                status = data.get("status")
+                customer_id = data.get("id")
+                return OnboardResponse(
+                    api_status=status if isinstance(status, int) and not isinstance(status, bool) else None,
+                    customer_id=str(customer_id) if customer_id else None,
+                    http_status=response.status_code,
+                    request_id=_request_id(response),
+                    found_by_lookup=False,
+                    requests_made=self.requests_made - start,
+                )
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    def list_customers(
+        self, *, page_size: int = MAX_PAGE_SIZE, customer_ids: Sequence[str] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Yield the partner's customers, fetching pages of at most 100 lazily."""
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        body = {"customerIds": list(customer_ids)} if customer_ids else {}
+        page_index, seen = 1, 0
+        while True:
+            page = self._list_page(page_index, page_size, body)
+            items = page.get("data")
+            if not isinstance(items, list):
+                raise AvePointMalformedResponseError(f"AvePoint POST {LIST_PATH}: the reply has no 'data' list")
+            yield from items
+            seen += len(items)
+            total = (page.get("metadata") or {}).get("totalCount")
+            if not items or len(items) < page_size or (isinstance(total, int) and seen >= total):
+                return
+            page_index += 1
+
+    def _list_page(self, page_index: int, page_size: int, body: dict[str, Any]) -> dict[str, Any]:
+        for attempt in self._retrying():
+            with attempt:
+                data, _ = self._call(
+                    "POST",
+                    LIST_PATH,
+                    params={"pageIndex": page_index, "pageSize": page_size},
+                    json=body,
+                    ambiguous_on_failure=False,
+                )
+                return data
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    def find_customer_by_account(self, account: str) -> dict[str, Any] | None:
+        """The partner's customer whose ``ownerEmail`` is ``account`` (case-insensitive), or None.
+
+        The API has no filter by e-mail, so this pages through the whole list.
+        """
+        wanted = account.strip().casefold()
+        for customer in self.list_customers():
+            if str(customer.get("ownerEmail") or "").strip().casefold() == wanted:
+                return customer
+        return None
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Get a token and list one customer: proves URL, credentials and scope."""
+        try:
+            self.get_token(force_refresh=True)
+            page = self._list_page(1, 1, {})
+        except AvePointError as exc:
+            return False, str(exc)
+        total = (page.get("metadata") or {}).get("totalCount")
+        return True, (
+            f"Connected to {self.settings.graph_url} with {self.settings.auth_method} auth; "
+            f"{total if total is not None else 'an unknown number of'} customers visible"
+        )
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path or "/"
+
+
+def _request_id(response: requests.Response) -> str | None:
+    return response.headers.get("request-id") or response.headers.get("x-request-id")
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    """True when the connection was never established, so the request cannot have been sent."""
+    from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+    reason = getattr(exc.args[0], "reason", exc.args[0]) if exc.args else None
+    return isinstance(reason, NewConnectionError | NameResolutionError)
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = (response.headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def _oauth_error(response: requests.Response) -> str:
+    """The OAuth error code (``invalid_client``, ``invalid_scope``...) when the body has one."""
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        error = None
+    if isinstance(error, str) and error.replace("_", "").isalnum() and len(error) <= 64:
+        return error
+    return "no reason given"
+
+
+def _bad_request_details(response: requests.Response, redact: Sequence[str]) -> tuple[str | None, str]:
+    """The offending field and a short reason from a 400 body, with request values redacted."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None, ""
+    if not isinstance(body, Mapping):
+        return None, ""
+    field = body.get("field") or body.get("fieldName") or body.get("parameter")
+    errors = body.get("errors")
+    if not field and isinstance(errors, Mapping) and errors:
+        field = next(iter(errors))
+    message = body.get("message") or body.get("error_description") or body.get("title") or ""
+    reason = str(message)[:300]
+    for value in sorted(redact, key=len, reverse=True):
+        if len(value) >= 3:
+            reason = reason.replace(value, "[redacted]")
+    field = str(field)[:64] if field else None
+    if field and not field.replace("_", "").replace(".", "").isalnum():
+        field = None
+    return field, (f"{field}: {reason}" if field and reason else field or reason)

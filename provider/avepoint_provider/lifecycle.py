@@ -1,0 +1,51 @@
+"""The contract's status lifecycle: what each AvePoint answer means for a customer row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# AvePoint's onboarding ``status`` codes, as documented.
+API_STATUS_MEANINGS: dict[int, str] = {
+    1: "successful",
+    2: "failed",
+    3: "customer does not exist",
+    4: "failed to register customer",
+    5: "customer is managed by current partner",
+    6: "customer is the same as current partner",
+    7: "customer already exists",
+}
+
+ONBOARDED, REJECTED, CONFLICT, RETRY, FAILED = "onboarded", "rejected", "conflict", "retry", "failed"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome an API status leads to, and whether the list endpoint must be asked first."""
+
+    outcome: str
+    reason: str
+    # Status 7 (and a success without an id) is settled by looking the account up.
+    needs_lookup: bool = False
+
+
+def describe(api_status: int) -> str:
+    return f"status {api_status} ({API_STATUS_MEANINGS.get(api_status, 'undocumented')})"
+
+
+def decide(api_status: int | None, customer_id: str | None) -> Decision:
+    """Map an onboarding reply's ``status`` to the row's outcome, per the contract."""
+    if api_status in (1, 5):
+        what = "AvePoint created the customer" if api_status == 1 else "the customer was already ours"
+        return Decision(ONBOARDED, f"{what}: {describe(api_status)}", needs_lookup=not customer_id)
+    if api_status in (3, 6):
+        return Decision(REJECTED, f"AvePoint refused the customer: {describe(api_status)}")
+    if api_status in (2, 4):
+        return Decision(RETRY, f"AvePoint could not onboard the customer this time: {describe(api_status)}")
+    if api_status == 7:
+        return Decision(CONFLICT, f"AvePoint answered {describe(api_status)}", needs_lookup=True)
+    return Decision(RETRY, f"AvePoint answered an undocumented status {api_status!r}; trying again later")
+
+
+def final_status(outcome: str, attempt: int, max_attempts: int) -> str:
+    """A ``retry`` outcome becomes ``failed`` once the row has used its attempts."""
+    return FAILED if outcome == RETRY and attempt >= max_attempts else outcome

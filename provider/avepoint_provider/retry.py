@@ -1,0 +1,75 @@
+"""The client's retry policy: which failures are retried, how long to wait, when to stop.
+
+Decided on the typed error (itself decided on the HTTP status): 429, 500, 502,
+503, 504, timeouts, dropped connections and malformed replies are retried;
+400, 401 (after the hook's one token refresh), 403 and 404 never are. Waits
+grow exponentially with jitter; a 429's ``Retry-After`` is honoured, capped.
+Attempts and total time are both bounded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+import tenacity
+
+from avepoint_provider.errors import AvePointConfigError, AvePointRateLimitedError
+
+
+def number_from_extra(conn_id: str, extra: dict[str, Any], key: str, default: float) -> float:
+    """Read a positive number from a connection's extras, or raise a clear error."""
+    value = extra.get(key, default)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if number <= 0:
+        raise AvePointConfigError(f"connection {conn_id!r}: extra {key!r} must be a positive number")
+    return number
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounds of the in-call retries; each field is settable as ``retry_<field>`` in the connection extras."""
+
+    max_attempts: int = 5
+    initial_backoff: float = 1.0
+    max_backoff: float = 30.0
+    max_elapsed: float = 120.0
+    retry_after_cap: float = 60.0
+
+    @classmethod
+    def from_extra(cls, extra: dict[str, Any], conn_id: str) -> RetryPolicy:
+        values = {
+            f.name: number_from_extra(conn_id, extra, f"retry_{f.name}", f.default) for f in fields(cls)
+        }
+        values["max_attempts"] = int(values["max_attempts"])
+        return cls(**values)
+
+    def wait_seconds(self, retry_state: tenacity.RetryCallState) -> float:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(error, AvePointRateLimitedError) and error.retry_after is not None:
+            return min(max(error.retry_after, 0.0), self.retry_after_cap)
+        backoff = tenacity.wait_exponential_jitter(
+            initial=self.initial_backoff, max=self.max_backoff, jitter=self.initial_backoff
+        )
+        return backoff(retry_state)
+
+    def retrying(
+        self,
+        *,
+        before_sleep: Callable[[tenacity.RetryCallState], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> tenacity.Retrying:
+        """A tenacity ``Retrying`` that re-raises the last error once the policy gives up."""
+        return tenacity.Retrying(
+            retry=tenacity.retry_if_exception(lambda exc: getattr(exc, "retryable", False)),
+            wait=self.wait_seconds,
+            stop=tenacity.stop_after_attempt(self.max_attempts) | tenacity.stop_before_delay(self.max_elapsed),
+            before_sleep=before_sleep,
+            sleep=sleep,
+            reraise=True,
+        )

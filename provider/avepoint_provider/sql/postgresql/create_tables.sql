@@ -1,0 +1,40 @@
+-- The contract's tables for PostgreSQL.
+CREATE TABLE IF NOT EXISTS {{ table }} (
+    customer_key TEXT PRIMARY KEY,
+    first_name TEXT NOT NULL,
+    last_name TEXT NOT NULL,
+    organization_name TEXT NOT NULL,
+    registration_account TEXT NOT NULL,
+    country_code TEXT NOT NULL,
+    telephone_number TEXT,
+    data_center TEXT NOT NULL,
+    password TEXT,
+    tags TEXT,
+    management_mode BOOLEAN,
+    status TEXT NOT NULL DEFAULT 'pending',
+    status_reason TEXT,
+    avepoint_customer_id TEXT,
+    api_status INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    requested_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at TIMESTAMPTZ,
+    claimed_by TEXT,
+    claimed_at TIMESTAMPTZ,
+    previous_status TEXT
+);
+CREATE INDEX IF NOT EXISTS {{ index_name('status') }} ON {{ table }} (status, requested_at);
+CREATE INDEX IF NOT EXISTS {{ index_name('claimed_by') }} ON {{ table }} (claimed_by);
+CREATE TABLE IF NOT EXISTS {{ events_table }} (
+    event_id BIGSERIAL PRIMARY KEY,
+    customer_key TEXT NOT NULL,
+    run_id TEXT,
+    try_number INTEGER,
+    attempt INTEGER,
+    event_at TIMESTAMPTZ NOT NULL,
+    outcome TEXT NOT NULL,
+    http_status INTEGER,
+    api_status INTEGER,
+    message TEXT
+);
+CREATE INDEX IF NOT EXISTS {{ index_name('events_key') }} ON {{ events_table }} (customer_key);
+CREATE INDEX IF NOT EXISTS {{ index_name('events_run') }} ON {{ events_table }} (run_id, outcome);
