@@ -68,7 +68,8 @@ class RetryPolicy:
         return tenacity.Retrying(
             retry=tenacity.retry_if_exception(lambda exc: getattr(exc, "retryable", False)),
             wait=self.wait_seconds,
-            stop=tenacity.stop_after_attempt(self.max_attempts) | tenacity.stop_before_delay(self.max_elapsed),
+            stop=tenacity.stop_after_attempt(self.max_attempts)
+            | tenacity.stop_before_delay(self.max_elapsed),
             before_sleep=before_sleep,
             sleep=sleep,
             reraise=True,

@@ -163,4 +163,3 @@ def _graph_url(conn: Any) -> str:
         parts = urlsplit(host)
         host = f"{parts.scheme}://{parts.hostname}:{conn.port}{parts.path}"
     return host
-

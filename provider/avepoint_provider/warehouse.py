@@ -118,7 +118,10 @@ class _Transaction:
         if self._cursor.description is None:
             return []
         columns = [c[0] for c in self._cursor.description]
-        return [dict(r) if isinstance(r, Mapping) else dict(zip(columns, r)) for r in self._cursor.fetchall()]
+        return [
+            dict(r) if isinstance(r, Mapping) else dict(zip(columns, r, strict=True))
+            for r in self._cursor.fetchall()
+        ]
 
     def script(self, name: str) -> None:
         sql, _ = self._statements.render(name, {})
@@ -309,8 +312,16 @@ class CustomerWarehouse:
             )
             held = tx.rowcount > 0
             self._event(
-                tx, key, run_id, try_number, attempt, status, event_message or reason,
-                http_status=http_status, api_status=api_status, now=now,
+                tx,
+                key,
+                run_id,
+                try_number,
+                attempt,
+                status,
+                event_message or reason,
+                http_status=http_status,
+                api_status=api_status,
+                now=now,
             )
         return held
 
@@ -338,7 +349,9 @@ class CustomerWarehouse:
             )
             for row in rows:
                 message = f"returned to {row['status']}: {reason}"
-                self._event(tx, row["customer_key"], run_id, try_number, row["attempts"], "released", message, now=now)
+                self._event(
+                    tx, row["customer_key"], run_id, try_number, row["attempts"], "released", message, now=now
+                )
         return rows
 
     def stop_reason(self, run_id: str) -> str | None:
@@ -351,10 +364,14 @@ class CustomerWarehouse:
         """Rows still ``in_progress`` for ``run_id`` go to ``retry`` (``failed`` past ``max_attempts``)."""
         now = self._timestamp(_utcnow())
         with self.transaction() as tx:
-            rows = tx.run("recover_unfinished", run_id=run_id, reason=reason, max_attempts=max_attempts, now=now)
+            rows = tx.run(
+                "recover_unfinished", run_id=run_id, reason=reason, max_attempts=max_attempts, now=now
+            )
             for row in rows:
                 message = f"{row['status']}: {reason}"
-                self._event(tx, row["customer_key"], run_id, None, row["attempts"], "recovered", message, now=now)
+                self._event(
+                    tx, row["customer_key"], run_id, None, row["attempts"], "recovered", message, now=now
+                )
         return rows
 
     # -- reporting ------------------------------------------------------------------------------
@@ -422,4 +439,3 @@ def _split_statements(sql: str) -> tuple[str, ...]:
     if "".join(current).strip():
         statements.append("\n".join(current).strip())
     return tuple(s for s in statements if s)
-

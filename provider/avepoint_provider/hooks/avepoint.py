@@ -220,7 +220,9 @@ class AvePointHook(BaseHook):
         except requests.ConnectionError as exc:
             sent = not _never_connected(exc)
             detail = "connection dropped before a response" if sent else "could not connect"
-            raise AvePointTransientError(f"{what}: {detail}", ambiguous=ambiguous_on_failure and sent) from None
+            raise AvePointTransientError(
+                f"{what}: {detail}", ambiguous=ambiguous_on_failure and sent
+            ) from None
         except requests.RequestException as exc:
             raise AvePointTransientError(
                 f"{what}: {type(exc).__name__} while reading the response", ambiguous=ambiguous_on_failure
@@ -238,13 +240,17 @@ class AvePointHook(BaseHook):
         """An authenticated Graph call: one token refresh on 401, then typed errors by status."""
         url = f"{self.settings.graph_url}{path}"
         headers = {"Authorization": f"Bearer {self.get_token()}"}
-        response = self._send(method, url, headers=headers, ambiguous_on_failure=ambiguous_on_failure, **kwargs)
+        response = self._send(
+            method, url, headers=headers, ambiguous_on_failure=ambiguous_on_failure, **kwargs
+        )
         if response.status_code == 401:
             # AvePoint refused the token (expired early, revoked): renew it once and resend.
             # A 401 means the request was not processed, so resending a POST is safe.
             self.log.info("AvePoint answered 401 to %s %s; renewing the token once", method, path)
             headers = {"Authorization": f"Bearer {self.get_token(force_refresh=True)}"}
-            response = self._send(method, url, headers=headers, ambiguous_on_failure=ambiguous_on_failure, **kwargs)
+            response = self._send(
+                method, url, headers=headers, ambiguous_on_failure=ambiguous_on_failure, **kwargs
+            )
         self._raise_for_status(response, method, path, ambiguous_on_failure, redact)
         return self._json_body(response, method, path, ambiguous=ambiguous_on_failure), response
 
@@ -265,8 +271,7 @@ class AvePointHook(BaseHook):
             raise AvePointAuthError(f"{what}: the bearer token was refused even after renewing it", **meta)
         if status == 403:
             raise AvePointAuthError(
-                f"{what}: access refused; does the app have scope {self.settings.scope!r} "
-                "and admin consent?",
+                f"{what}: access refused; does the app have scope {self.settings.scope!r} and admin consent?",
                 **meta,
             )
         if status == 429:
@@ -342,21 +347,18 @@ class AvePointHook(BaseHook):
         account in the list endpoint; when found it is not POSTed again.
         """
         mask_secret(password)
-        body: dict[str, Any] = {
-            "firstName": first_name,
-            "lastName": last_name,
-            "organizationName": organization_name,
-            "registrationAccount": registration_account,
-            "countryCode": country_code,
-            "dataCenter": data_center,
-            "password": password,
-        }
-        if telephone_number:
-            body["telephoneNumber"] = telephone_number
-        if tags is not None:
-            body["tags"] = list(tags)
-        if management_mode is not None:
-            body["managementMode"] = bool(management_mode)
+        body = onboard_request_body(
+            first_name=first_name,
+            last_name=last_name,
+            organization_name=organization_name,
+            registration_account=registration_account,
+            country_code=country_code,
+            data_center=data_center,
+            password=password,
+            telephone_number=telephone_number,
+            tags=tags,
+            management_mode=management_mode,
+        )
         redact = [v for v in body.values() if isinstance(v, str)]
 
         start = self.requests_made
@@ -408,7 +410,9 @@ class AvePointHook(BaseHook):
             page = self._list_page(page_index, page_size, body)
             items = page.get("data")
             if not isinstance(items, list):
-                raise AvePointMalformedResponseError(f"AvePoint POST {LIST_PATH}: the reply has no 'data' list")
+                raise AvePointMalformedResponseError(
+                    f"AvePoint POST {LIST_PATH}: the reply has no 'data' list"
+                )
             yield from items
             seen += len(items)
             total = (page.get("metadata") or {}).get("totalCount")
@@ -452,6 +456,38 @@ class AvePointHook(BaseHook):
             f"Connected to {self.settings.graph_url} with {self.settings.auth_method} auth; "
             f"{total if total is not None else 'an unknown number of'} customers visible"
         )
+
+
+def onboard_request_body(
+    *,
+    first_name: str,
+    last_name: str,
+    organization_name: str,
+    registration_account: str,
+    country_code: str,
+    data_center: str,
+    password: str,
+    telephone_number: str | None = None,
+    tags: Sequence[str] | None = None,
+    management_mode: bool | None = None,
+) -> dict[str, Any]:
+    """The onboarding request body in the API's camelCase; optional fields only when given."""
+    body: dict[str, Any] = {
+        "firstName": first_name,
+        "lastName": last_name,
+        "organizationName": organization_name,
+        "registrationAccount": registration_account,
+        "countryCode": country_code,
+        "dataCenter": data_center,
+        "password": password,
+    }
+    if telephone_number:
+        body["telephoneNumber"] = telephone_number
+    if tags is not None:
+        body["tags"] = list(tags)
+    if management_mode is not None:
+        body["managementMode"] = bool(management_mode)
+    return body
 
 
 def _path(url: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -89,14 +89,16 @@ class AvePointOnboardCustomerOperator(BaseOperator):
             "Customer %s (%s): attempt %d of %d", key, row["organization_name"], attempt.number, max_attempts
         )
         if attempt.number > 1:
-            self.log.info("An earlier attempt may have reached AvePoint: looking the account up before sending")
+            self.log.info(
+                "An earlier attempt may have reached AvePoint: looking the account up before sending"
+            )
 
         hook = AvePointHook(self.avepoint_conn_id)
         response: OnboardResponse | None = None
         error: AvePointError | None = None
         customer_id = None
         try:
-            payload = _payload(row)
+            payload = customer_kwargs(row, password=row["password"])
             response = hook.onboard_customer(**payload, check_existing_first=attempt.number > 1)
             outcome, reason, customer_id = self._interpret(hook, response, payload["registration_account"])
         except CONFIGURATION_ERRORS as exc:
@@ -238,16 +240,19 @@ def _error_outcome(error: AvePointError) -> tuple[str, str]:
     return RETRY, f"unexpected reply from AvePoint: {error}"
 
 
-def _payload(row: dict[str, Any]) -> dict[str, Any]:
-    """The hook's keyword arguments from a table row (raises ValueError on an unusable row)."""
+def customer_kwargs(row: Mapping[str, Any], *, password: str | None) -> dict[str, Any]:
+    """``AvePointHook.onboard_customer`` keyword arguments from a table row.
+
+    Raises ``ValueError`` for a row that cannot be sent (no password, malformed tags).
+    """
     tags = row.get("tags")
-    if tags not in (None, ""):
+    if tags in (None, ""):
+        tags = None
+    else:
         tags = json.loads(tags) if isinstance(tags, str) else tags
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise ValueError("tags is not a JSON array of strings")
-    else:
-        tags = None
-    if not row.get("password"):
+    if not password:
         raise ValueError("the password is missing")
     mode = row.get("management_mode")
     return {
@@ -257,7 +262,7 @@ def _payload(row: dict[str, Any]) -> dict[str, Any]:
         "registration_account": row["registration_account"],
         "country_code": row["country_code"],
         "data_center": row["data_center"],
-        "password": row["password"],
+        "password": password,
         "telephone_number": row.get("telephone_number") or None,
         "tags": tags,
         "management_mode": None if mode is None else bool(mode),

@@ -1,0 +1,203 @@
+"""The onboarding run's steps around the mapped onboarding tasks: claim, validate, finish.
+
+Each function takes the task's Airflow context and returns JSON-safe values for
+XCom: customer keys, organization names, counts and reasons, never a password or
+an e-mail. Heavy imports (Great Expectations, pandas, the warehouse drivers)
+happen inside the functions, at run time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+from include.onboarding.config import (
+    AIRFLOW_API_CONN_ID,
+    AVEPOINT_CONN_ID,
+    WAREHOUSE_CONN_ID,
+    OnboardingSettings,
+)
+
+log = logging.getLogger(__name__)
+
+CLAIM_TASK_ID = "claim_customers"
+VALIDATE_TASK_ID = "validate_customers"
+
+
+def _warehouse(settings: OnboardingSettings):
+    from avepoint_provider.warehouse import CustomerWarehouse
+
+    return CustomerWarehouse(WAREHOUSE_CONN_ID, settings.table)
+
+
+def window_end(context: Any) -> datetime:
+    """End of the run's data interval; a manual run without one uses the time it was triggered for."""
+    end = context.get("data_interval_end")
+    return end if end is not None else context["dag_run"].run_after
+
+
+def claim_customers(context: Any) -> dict[str, Any]:
+    """Take this run's rows (``in_progress``); a dry run only previews the same selection."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from avepoint_provider.errors import AvePointAuthError, AvePointConfigError
+    from avepoint_provider.hooks.avepoint import AvePointHook
+
+    params = context["params"]
+    settings = OnboardingSettings.load()
+    store = _warehouse(settings)
+    store.ensure_tables()
+    dry_run = bool(params["dry_run"])
+    if not dry_run:
+        # Prove the credentials before taking any row: a wrong secret or a revoked app must
+        # fail the run with rows untouched, not turn every row into a failed attempt.
+        hook = AvePointHook(AVEPOINT_CONN_ID)
+        try:
+            hook.get_token()
+        except (AvePointAuthError, AvePointConfigError) as exc:
+            raise AirflowFailException(
+                f"{exc}. Nothing was claimed; fix the {AVEPOINT_CONN_ID!r} connection."
+            ) from None
+        finally:
+            hook.close()
+    end = window_end(context)
+    keys = store.claim(
+        run_id=context["run_id"],
+        interval_end=end,
+        limit=int(params["max_customers"]),
+        claim_timeout=settings.claim_timeout,
+        keys=[str(k) for k in params["customer_keys"] or []],
+        preview=dry_run,
+    )
+    verb = "would take" if dry_run else "claimed"
+    log.info(
+        "Run %s %s %d customer(s) requested before %s", context["run_id"], verb, len(keys), end.isoformat()
+    )
+    return {"keys": keys, "dry_run": dry_run}
+
+
+def validate_customers(claim: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Validate the claimed rows; mark failures ``invalid``; return the rows to onboard.
+
+    Returns ``to_onboard``: one kwargs dict per valid row for the mapped operator, and
+    ``report``: counts (plus, for a dry run, what would be sent and what is invalid).
+    """
+    from airflow.sdk import BaseHook
+
+    from avepoint_provider.settings import AvePointSettings
+    from include.onboarding.validation import reason_text, validate_rows
+
+    settings = OnboardingSettings.load()
+    store = _warehouse(settings)
+    run_id = context["run_id"]
+    dry_run = claim["dry_run"]
+    rows = store.rows(claim["keys"]) if dry_run else store.claimed_rows(run_id)
+    keys = [str(r["customer_key"]) for r in rows]
+    environment = AvePointSettings.from_connection(BaseHook.get_connection(AVEPOINT_CONN_ID)).environment
+    failures = validate_rows(
+        rows,
+        store.password_profiles(keys),
+        data_center_family=environment.data_center_family,
+        onboarded_accounts=store.onboarded_accounts(str(r["registration_account"] or "") for r in rows),
+    )
+    reasons = {key: reason_text(messages) for key, messages in failures.items()}
+    valid = [r for r in rows if str(r["customer_key"]) not in reasons]
+    for key, reason in reasons.items():
+        log.info("Customer %s is invalid: %s", key, reason)
+    report: dict[str, Any] = {"valid": len(valid), "invalid": len(reasons)}
+    if dry_run:
+        for row in valid:
+            log.info("Dry run: would send customer %s: %s", row["customer_key"], json.dumps(_preview(row)))
+        report["would_send"] = [_brief(r) for r in valid]
+        report["invalid_rows"] = [
+            _brief(r) | {"status": "invalid", "status_reason": reasons[str(r["customer_key"])]}
+            for r in rows
+            if str(r["customer_key"]) in reasons
+        ]
+        return {"to_onboard": [], "report": report}
+    store.mark_invalid(run_id, reasons, try_number=context["ti"].try_number)
+    to_onboard = [
+        {
+            "customer_key": str(r["customer_key"]),
+            "label": _label(r),
+            "table": settings.table,
+            "max_attempts": settings.max_attempts,
+        }
+        for r in valid
+    ]
+    return {"to_onboard": to_onboard, "report": report}
+
+
+def finish_run(context: Any) -> dict[str, Any]:
+    """Settle rows whose task died, summarise the run into its log and note, fail loudly if needed."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from include.onboarding.run_note import publish_note
+    from include.onboarding.summary import RunSummary
+
+    settings = OnboardingSettings.load()
+    store = _warehouse(settings)
+    run_id = context["run_id"]
+    ti = context["ti"]
+    claim = ti.xcom_pull(task_ids=CLAIM_TASK_ID) or {}
+    report = ti.xcom_pull(task_ids=VALIDATE_TASK_ID, key="report") or {}
+    dry_run = bool(claim.get("dry_run", context["params"]["dry_run"]))
+
+    summary = RunSummary(run_id=run_id, dry_run=dry_run, claimed=len(claim.get("keys") or []))
+    if dry_run:
+        summary.would_send = report.get("would_send", [])
+        summary.invalid_rows = report.get("invalid_rows", [])
+    else:
+        summary.stop_reason = store.stop_reason(run_id)
+        if summary.stop_reason:
+            store.release(run_id, reason=f"run {run_id} stopped before onboarding it: {summary.stop_reason}")
+        else:
+            summary.recovered = len(
+                store.recover_unfinished(
+                    run_id,
+                    reason=(
+                        f"the onboarding task of run {run_id} ended without recording an outcome "
+                        "(it failed, was killed or never ran); the next run checks AvePoint before resending"
+                    ),
+                    max_attempts=settings.max_attempts,
+                )
+            )
+        summary.counts = store.status_counts(run_id)
+        summary.needing_human = store.needing_human(run_id)
+    summary.table_counts = store.status_counts()
+
+    log.info("Run summary:\n%s", summary.render())
+    publish_note(context["dag"].dag_id, run_id, summary.note(), AIRFLOW_API_CONN_ID)
+    if summary.stop_reason:
+        raise AirflowFailException(
+            f"The run stopped on a configuration error: {summary.stop_reason}. "
+            "Rows it held went back to their previous status."
+        )
+    if summary.recovered:
+        raise AirflowFailException(
+            f"{summary.recovered} onboarding task(s) did not record an outcome; "
+            "their rows were set to retry for the next run"
+        )
+    return summary.to_dict()
+
+
+def _label(row: dict[str, Any]) -> str:
+    """What a person sees for a mapped task: key and organization, never an e-mail."""
+    organization = " ".join(str(row.get("organization_name") or "").split())
+    if len(organization) > 40:
+        organization = organization[:39] + "…"
+    return f"{row['customer_key']} · {organization}" if organization else str(row["customer_key"])
+
+
+def _brief(row: dict[str, Any]) -> dict[str, Any]:
+    return {"customer_key": str(row["customer_key"]), "organization_name": row.get("organization_name")}
+
+
+def _preview(row: dict[str, Any]) -> dict[str, Any]:
+    """The request body a real run would send, with the password masked."""
+    from avepoint_provider.hooks.avepoint import onboard_request_body
+    from avepoint_provider.operators.onboard import customer_kwargs
+
+    return onboard_request_body(**customer_kwargs(row, password="********"))

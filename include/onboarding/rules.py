@@ -1,0 +1,176 @@
+"""The validation rules for customer rows, as plain data.
+
+Each rule is one check on one column with the sentence a human reads when a row
+breaks it. ``validation.py`` turns them into a Great Expectations suite; the
+benchmark turns the same list into vectorised pandas, so both check exactly the
+same things. Checks the API docs leave open (lengths, phone format) use limits
+chosen here and documented in the README.
+
+Nothing here imports pandas or Great Expectations at module level: the DAG file
+imports this package at parse time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from include.reference import COUNTRY_NAMES, DATA_CENTERS, data_centers_of
+
+# Pragmatic e-mail syntax (WHATWG's, requiring a dot in the domain): what a sign-in account needs.
+EMAIL_REGEX = (
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+CONTROL_CHARS_REGEX = r"[\x00-\x1f\x7f]"
+EDGE_SPACES_REGEX = r"^\s|\s$"
+BLANK_REGEX = r"^\s*$"
+
+# Length limits: AvePoint documents none; these fit what Microsoft 365 and e-mail allow.
+MAX_LENGTHS = {
+    "customer_key": 128,
+    "first_name": 64,
+    "last_name": 64,
+    "organization_name": 128,
+    "registration_account": 254,
+    "telephone_number": 32,
+    "tags": 4000,
+}
+MAX_PASSWORD_LENGTH = 256
+REQUIRED_TEXT = (
+    "first_name",
+    "last_name",
+    "organization_name",
+    "registration_account",
+    "country_code",
+    "data_center",
+)
+FREE_TEXT = ("first_name", "last_name", "organization_name", "telephone_number")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One check on one column of the validation frame.
+
+    ``check`` is one of: ``not_null``, ``not_matching`` (regex), ``matching`` (regex),
+    ``in_set``, ``not_in_set``, ``max_length`` (of text), ``max_value`` (of a number),
+    ``unique``, ``is_true``. Nulls pass every
+    check but ``not_null``, so an optional column is checked only when given.
+    """
+
+    column: str
+    check: str
+    message: str
+    value: Any = None
+
+
+def build_rules(*, data_center_family: str, onboarded_accounts: Iterable[str] = ()) -> list[Rule]:
+    """Every rule, for a connection whose environment places customers in ``data_center_family``."""
+    rules: list[Rule] = []
+    for column in REQUIRED_TEXT:
+        rules += [
+            Rule(column, "not_null", f"{column} is missing"),
+            Rule(column, "not_matching", f"{column} is blank", BLANK_REGEX),
+            Rule(column, "not_matching", f"{column} has leading or trailing spaces", EDGE_SPACES_REGEX),
+        ]
+    for column in FREE_TEXT:
+        rules.append(
+            Rule(
+                column,
+                "not_matching",
+                f"{column} contains control characters (such as NUL)",
+                CONTROL_CHARS_REGEX,
+            )
+        )
+    for column, limit in MAX_LENGTHS.items():
+        rules.append(Rule(column, "max_length", f"{column} is longer than {limit} characters", limit))
+    other_family = data_centers_of("gov" if data_center_family == "commercial" else "commercial")
+    rules += [
+        Rule("password_present", "is_true", "password is missing or blank"),
+        Rule(
+            "password_length",
+            "max_value",
+            f"password is longer than {MAX_PASSWORD_LENGTH} characters",
+            MAX_PASSWORD_LENGTH,
+        ),
+        Rule(
+            "registration_account",
+            "matching",
+            "registration_account is not a valid e-mail address",
+            EMAIL_REGEX,
+        ),
+        Rule("account_key", "unique", "registration_account appears in more than one row of this batch"),
+        Rule(
+            "account_key",
+            "not_in_set",
+            "registration_account was already onboarded by another row",
+            sorted({a.lower() for a in onboarded_accounts}),
+        ),
+        Rule(
+            "country_code",
+            "in_set",
+            "country_code is not one of the 249 two-letter country codes AvePoint accepts (capital letters, e.g. US)",
+            sorted(COUNTRY_NAMES),
+        ),
+        Rule(
+            "data_center",
+            "in_set",
+            "data_center is not one of AvePoint's documented data center GUIDs",
+            sorted(DATA_CENTERS),
+        ),
+        Rule(
+            "data_center",
+            "not_in_set",
+            f"data_center belongs to the {'US Government' if data_center_family == 'commercial' else 'commercial'} "
+            f"cloud, but the AvePoint connection is for the {data_center_family} cloud",
+            sorted(other_family),
+        ),
+        Rule("telephone_plausible", "is_true", "telephone_number is not a plausible phone number"),
+        Rule("tags_valid", "is_true", "tags is not a JSON array of strings"),
+        Rule("management_mode_valid", "is_true", "management_mode is not true, false or empty"),
+    ]
+    return rules
+
+
+def derived_values(row: Mapping[str, Any], password: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The columns Great Expectations cannot compute itself, for one row.
+
+    ``password`` is the row's password profile (missing flag and lengths), never the secret.
+    """
+    account = row.get("registration_account")
+    return {
+        "account_key": account.strip().lower() if isinstance(account, str) else None,
+        "password_present": bool(password)
+        and not password.get("password_missing")
+        and (password.get("password_trimmed_length") or 0) > 0,
+        "password_length": (password or {}).get("password_length"),
+        "telephone_plausible": _plausible_phone(row.get("telephone_number"), row.get("country_code")),
+        "tags_valid": _string_array(row.get("tags")),
+        "management_mode_valid": None
+        if row.get("management_mode") is None
+        else row.get("management_mode") in (0, 1, True, False),
+    }
+
+
+def _plausible_phone(number: Any, country_code: Any) -> bool | None:
+    if number is None or (isinstance(number, str) and not number.strip()):
+        return None
+    import phonenumbers
+
+    region = country_code if isinstance(country_code, str) and country_code in COUNTRY_NAMES else None
+    try:
+        return phonenumbers.is_possible_number(phonenumbers.parse(str(number), region))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def _string_array(tags: Any) -> bool | None:
+    if tags is None:
+        return None
+    try:
+        value = json.loads(tags) if isinstance(tags, str) else tags
+    except ValueError:
+        return False
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
