@@ -78,11 +78,12 @@ def claim_customers(context: Any) -> dict[str, Any]:
     return {"keys": keys, "dry_run": dry_run}
 
 
-def validate_customers(claim: dict[str, Any], context: Any) -> dict[str, Any]:
+def validate_customers(claim: dict[str, Any], context: Any) -> list[dict[str, Any]]:
     """Validate the claimed rows; mark failures ``invalid``; return the rows to onboard.
 
-    Returns ``to_onboard``: one kwargs dict per valid row for the mapped operator, and
-    ``report``: counts (plus, for a dry run, what would be sent and what is invalid).
+    Returns one kwargs dict per valid row for the mapped operator (none in a dry run),
+    and pushes a ``report`` XCom: counts, plus for a dry run what would be sent and
+    what is invalid.
     """
     from airflow.sdk import BaseHook
 
@@ -116,9 +117,11 @@ def validate_customers(claim: dict[str, Any], context: Any) -> dict[str, Any]:
             for r in rows
             if str(r["customer_key"]) in reasons
         ]
-        return {"to_onboard": [], "report": report}
+        context["ti"].xcom_push(key="report", value=report)
+        return []
     store.mark_invalid(run_id, reasons, try_number=context["ti"].try_number)
-    to_onboard = [
+    context["ti"].xcom_push(key="report", value=report)
+    return [
         {
             "customer_key": str(r["customer_key"]),
             "label": _label(r),
@@ -127,7 +130,6 @@ def validate_customers(claim: dict[str, Any], context: Any) -> dict[str, Any]:
         }
         for r in valid
     ]
-    return {"to_onboard": to_onboard, "report": report}
 
 
 def finish_run(context: Any) -> dict[str, Any]:

@@ -33,7 +33,7 @@ def number_from_extra(conn_id: str, extra: dict[str, Any], key: str, default: fl
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounds of the in-call retries; each field is settable as ``retry_<field>`` in the connection extras."""
+    """Bounds of the in-call retries; each is settable in the connection extras (see :meth:`extra_key`)."""
 
     max_attempts: int = 5
     initial_backoff: float = 1.0
@@ -41,10 +41,15 @@ class RetryPolicy:
     max_elapsed: float = 120.0
     retry_after_cap: float = 60.0
 
+    @staticmethod
+    def extra_key(field_name: str) -> str:
+        """The connection extra for a field: ``retry_max_attempts``, ..., ``retry_after_cap``."""
+        return field_name if field_name.startswith("retry_") else f"retry_{field_name}"
+
     @classmethod
     def from_extra(cls, extra: dict[str, Any], conn_id: str) -> RetryPolicy:
         values = {
-            f.name: number_from_extra(conn_id, extra, f"retry_{f.name}", f.default) for f in fields(cls)
+            f.name: number_from_extra(conn_id, extra, cls.extra_key(f.name), f.default) for f in fields(cls)
         }
         values["max_attempts"] = int(values["max_attempts"])
         return cls(**values)
@@ -62,7 +67,7 @@ class RetryPolicy:
         self,
         *,
         before_sleep: Callable[[tenacity.RetryCallState], None] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> tenacity.Retrying:
         """A tenacity ``Retrying`` that re-raises the last error once the policy gives up."""
         return tenacity.Retrying(
@@ -71,6 +76,6 @@ class RetryPolicy:
             stop=tenacity.stop_after_attempt(self.max_attempts)
             | tenacity.stop_before_delay(self.max_elapsed),
             before_sleep=before_sleep,
-            sleep=sleep,
+            sleep=sleep or time.sleep,
             reraise=True,
         )

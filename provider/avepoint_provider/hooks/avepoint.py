@@ -142,7 +142,14 @@ class AvePointHook(BaseHook):
     # -- authentication -------------------------------------------------------------------------
 
     def get_token(self, *, force_refresh: bool = False) -> str:
-        """A bearer token, cached until shortly before it expires."""
+        """A bearer token, cached until shortly before it expires; transient failures are retried."""
+        for attempt in self._retrying():
+            with attempt:
+                return self._current_token(force_refresh=force_refresh)
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    def _current_token(self, *, force_refresh: bool = False) -> str:
+        """The cached token, renewed when forced or about to expire (one request, no retries)."""
         if force_refresh or self._token is None or time.monotonic() >= self._token.renew_at:
             self._token = self._request_token()
         return self._token.value
@@ -239,7 +246,7 @@ class AvePointHook(BaseHook):
     ) -> tuple[dict[str, Any], requests.Response]:
         """An authenticated Graph call: one token refresh on 401, then typed errors by status."""
         url = f"{self.settings.graph_url}{path}"
-        headers = {"Authorization": f"Bearer {self.get_token()}"}
+        headers = {"Authorization": f"Bearer {self._current_token()}"}
         response = self._send(
             method, url, headers=headers, ambiguous_on_failure=ambiguous_on_failure, **kwargs
         )
@@ -247,7 +254,7 @@ class AvePointHook(BaseHook):
             # AvePoint refused the token (expired early, revoked): renew it once and resend.
             # A 401 means the request was not processed, so resending a POST is safe.
             self.log.info("AvePoint answered 401 to %s %s; renewing the token once", method, path)
-            headers = {"Authorization": f"Bearer {self.get_token(force_refresh=True)}"}
+            headers = {"Authorization": f"Bearer {self._current_token(force_refresh=True)}"}
             response = self._send(
                 method, url, headers=headers, ambiguous_on_failure=ambiguous_on_failure, **kwargs
             )
@@ -447,7 +454,7 @@ class AvePointHook(BaseHook):
     def test_connection(self) -> tuple[bool, str]:
         """Get a token and list one customer: proves URL, credentials and scope."""
         try:
-            self.get_token(force_refresh=True)
+            self._current_token(force_refresh=True)
             page = self._list_page(1, 1, {})
         except AvePointError as exc:
             return False, str(exc)

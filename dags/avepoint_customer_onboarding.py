@@ -1,0 +1,123 @@
+"""
+### Onboard warehouse customers to AvePoint Elements
+
+Every hour this DAG takes the customers waiting in the warehouse table
+`customer_onboarding` (connection `customer_warehouse`), validates them with
+Great Expectations, onboards each valid one through the AvePoint Graph API
+(connection `avepoint_default`, pool `avepoint_api`) as its own mapped task, and
+writes every outcome back to the table and to `customer_onboarding_events`.
+The run's summary lands in the `finish_run` log and in the run's note.
+
+**Tasks:** `claim_customers` → `validate_customers` → `onboard_customer` (one per
+customer, labelled *key · organization*) → `finish_run` (always runs).
+
+#### Params (Trigger → Advanced options)
+| param | meaning |
+| --- | --- |
+| `dry_run` | validate and report what would be sent; no API call, no claim, no status change |
+| `max_customers` | at most this many customers in this run (1–1000, default 500) |
+| `customer_keys` | only these `customer_key`s (one per line), still subject to the status rules |
+
+A run takes rows in `pending` or `retry` (or `in_progress` claimed more than the
+claim timeout ago) requested before the end of its data interval, oldest first.
+
+#### Status lifecycle
+| status | meaning | what a human does |
+| --- | --- | --- |
+| `pending` | waiting for a run | nothing |
+| `in_progress` | held by run `claimed_by` | nothing; a stale claim is taken back after the claim timeout |
+| `onboarded` | created in AvePoint (or already ours); `avepoint_customer_id` set, password erased | nothing |
+| `invalid` | broke validation rules, listed in `status_reason`; never sent | fix the data, set `status = 'pending'` |
+| `rejected` | AvePoint refused it (HTTP 400, status 3 or 6) | read `status_reason`, fix the data, set `pending` |
+| `conflict` | the account exists under another partner (status 7) | ask the customer which partner manages them; release it there, then set `pending`, or leave it |
+| `retry` | transient failure; a later run tries again | nothing, unless it repeats |
+| `failed` | still failing after the maximum attempts | check AvePoint and the events table; set `pending` and `attempts = 0` to try again |
+
+A 401/403 from AvePoint (wrong secret, revoked app, missing scope) fails the run
+and returns the rows it held to their previous status.
+
+After an outage, start a backfill over the missed window (Trigger → Backfill,
+or `airflow backfill create`): each interval's run drains the rows requested
+before its end, exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Param, TriggerRule, dag, task
+
+from avepoint_provider.operators.onboard import AvePointOnboardCustomerOperator
+from include.onboarding import pipeline
+from include.onboarding.config import POOL
+
+# Tests and impatient operators may shorten the retry delay; production keeps a minute.
+RETRY_DELAY = timedelta(seconds=float(os.environ.get("AVEPOINT_ONBOARDING_RETRY_DELAY_SECONDS", "60")))
+
+
+@dag(
+    dag_id="avepoint_customer_onboarding",
+    schedule="@hourly",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["avepoint", "onboarding", "customers"],
+    default_args={
+        "owner": "partner-operations",
+        "retries": 2,
+        "retry_delay": RETRY_DELAY,
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=10),
+    },
+    params={
+        "dry_run": Param(
+            False,
+            type="boolean",
+            title="Dry run",
+            description="Validate and report what would be sent (without passwords). "
+            "No API call, no claim, no status change.",
+        ),
+        "max_customers": Param(
+            500,
+            type="integer",
+            minimum=1,
+            maximum=1000,
+            title="Max customers",
+            description="Take at most this many customers in this run (1-1000; Airflow maps at most 1024 tasks).",
+        ),
+        "customer_keys": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            title="Customer keys",
+            description="Only these customer_key values, one per line (empty: all waiting rows). "
+            "Rows must still be pending, retry or a stale in_progress.",
+        ),
+    },
+)
+def avepoint_customer_onboarding():
+    @task(task_id=pipeline.CLAIM_TASK_ID)
+    def claim_customers(**context) -> dict:
+        return pipeline.claim_customers(context)
+
+    @task(task_id=pipeline.VALIDATE_TASK_ID)
+    def validate_customers(claim: dict, **context) -> list[dict]:
+        return pipeline.validate_customers(claim, context)
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def finish_run(**context) -> dict:
+        return pipeline.finish_run(context)
+
+    validated = validate_customers(claim_customers())
+    onboarded = AvePointOnboardCustomerOperator.partial(
+        task_id="onboard_customer",
+        pool=POOL,
+        map_index_template="{{ task.label }}",
+    ).expand_kwargs(validated)
+    onboarded >> finish_run()
+
+
+avepoint_customer_onboarding()

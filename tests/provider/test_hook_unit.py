@@ -1,0 +1,360 @@
+"""AvePointHook with the HTTP layer faked in-process: retry policy, tokens, reconciliation, errors."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from avepoint_provider.errors import (
+    AvePointAuthError,
+    AvePointBadRequestError,
+    AvePointConfigError,
+    AvePointMalformedResponseError,
+    AvePointRateLimitedError,
+    AvePointTransientError,
+)
+from avepoint_provider.hooks.avepoint import AvePointNotFoundError
+from avepoint_provider.retry import RetryPolicy
+from tests.support.fake_http import LIST_PATH, ONBOARD_PATH, TOKEN_PATH, Reply, customer_page
+
+PASSWORD = "Customer-Pa55word!"
+CUSTOMER = dict(
+    first_name="Ann",
+    last_name="Lee",
+    organization_name="Contoso",
+    registration_account="ann@contoso.example",
+    country_code="US",
+    data_center="e44bb3ed-f1d8-4055-8c77-c8fd8cd63409",
+    password=PASSWORD,
+)
+CREATED = Reply(body={"id": "cust-1", "status": 1})
+
+
+def listed(*accounts: str) -> list[dict]:
+    return [{"id": f"id-{a}", "ownerEmail": a, "organization": "x"} for a in accounts]
+
+
+# -- retry policy: one test per row --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_5xx_is_retried_and_reconciled_before_resending(fake_avepoint, status):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(ONBOARD_PATH, Reply(status=status), CREATED)
+    fake_avepoint.queue(LIST_PATH, customer_page([], 1, 100))
+
+    result = hook.onboard_customer(**CUSTOMER)
+
+    assert result.api_status == 1 and result.customer_id == "cust-1"
+    assert len(fake_avepoint.sent_to(ONBOARD_PATH)) == 2
+    # The 5xx was ambiguous: the list was checked between the two POSTs.
+    paths = [s.path for s in fake_avepoint.sent if s.path != TOKEN_PATH]
+    assert paths == [ONBOARD_PATH, LIST_PATH, ONBOARD_PATH]
+
+
+def test_429_honours_retry_after_without_a_lookup(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(ONBOARD_PATH, Reply(status=429, headers={"Retry-After": "7"}), CREATED)
+
+    assert hook.onboard_customer(**CUSTOMER).api_status == 1
+    assert fake_avepoint.waits == [7.0]
+    assert fake_avepoint.sent_to(LIST_PATH) == []  # a 429 was not processed: nothing to reconcile
+
+
+def test_retry_after_is_capped(fake_avepoint):
+    hook = fake_avepoint.make_hook(policy=RetryPolicy(retry_after_cap=3))
+    fake_avepoint.queue(ONBOARD_PATH, Reply(status=429, headers={"Retry-After": "3600"}), CREATED)
+    hook.onboard_customer(**CUSTOMER)
+    assert fake_avepoint.waits == [3.0]
+
+
+def test_429_without_retry_after_backs_off_exponentially_with_jitter(fake_avepoint):
+    policy = RetryPolicy(max_attempts=5, initial_backoff=1, max_backoff=100)
+    hook = fake_avepoint.make_hook(policy=policy)
+    fake_avepoint.queue(ONBOARD_PATH, *[Reply(status=429)] * 4, CREATED)
+    hook.onboard_customer(**CUSTOMER)
+    waits = fake_avepoint.waits
+    assert len(waits) == 4
+    for n, wait in enumerate(waits):  # initial * 2**n plus up to `initial` of jitter
+        assert 2**n <= wait <= 2**n + 1
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [requests.ConnectTimeout("connect"), requests.ReadTimeout("read"), requests.ConnectionError("reset")],
+    ids=["connect-timeout", "read-timeout", "connection-error"],
+)
+def test_transport_failures_are_retried(fake_avepoint, failure):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(ONBOARD_PATH, failure, CREATED)
+    fake_avepoint.queue(LIST_PATH, customer_page([], 1, 100))
+    assert hook.onboard_customer(**CUSTOMER).api_status == 1
+    looked_up = len(fake_avepoint.sent_to(LIST_PATH))
+    # Only a failure after the request may have been sent needs a lookup.
+    assert looked_up == (0 if isinstance(failure, requests.ConnectTimeout) else 1)
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(400, AvePointBadRequestError), (403, AvePointAuthError), (404, AvePointNotFoundError)],
+)
+def test_client_errors_are_never_retried(fake_avepoint, status, error):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(ONBOARD_PATH, Reply(status=status, body={"field": "countryCode"}), CREATED)
+    with pytest.raises(error) as raised:
+        hook.onboard_customer(**CUSTOMER)
+    assert raised.value.http_status == status and raised.value.request_id == "req-123"
+    assert len(fake_avepoint.sent_to(ONBOARD_PATH)) == 1
+    assert fake_avepoint.waits == []
+
+
+def test_401_refreshes_the_token_once_and_retries_once(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(ONBOARD_PATH, Reply(status=401), CREATED)
+    assert hook.onboard_customer(**CUSTOMER).api_status == 1
+    posts = fake_avepoint.sent_to(ONBOARD_PATH)
+    assert [p.headers["Authorization"] for p in posts] == [
+        "Bearer token-1-abcdefgh",
+        "Bearer token-2-abcdefgh",
+    ]
+
+
+def test_401_after_the_refresh_is_an_auth_error_and_not_retried(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(ONBOARD_PATH, Reply(status=401), Reply(status=401), CREATED)
+    with pytest.raises(AvePointAuthError, match="refused even after renewing"):
+        hook.onboard_customer(**CUSTOMER)
+    assert len(fake_avepoint.sent_to(ONBOARD_PATH)) == 2
+    assert len(fake_avepoint.sent_to(TOKEN_PATH)) == 2
+
+
+def test_attempts_are_bounded(fake_avepoint):
+    hook = fake_avepoint.make_hook(policy=RetryPolicy(max_attempts=3, initial_backoff=0.01))
+    fake_avepoint.queue(ONBOARD_PATH, *[Reply(status=503)] * 5)
+    fake_avepoint.queue(LIST_PATH, *[customer_page([], 1, 100)] * 5)
+    with pytest.raises(AvePointTransientError, match="server error") as raised:
+        hook.onboard_customer(**CUSTOMER)
+    assert raised.value.http_status == 503
+    assert len(fake_avepoint.sent_to(ONBOARD_PATH)) == 3
+
+
+def test_total_retry_time_is_bounded(fake_avepoint, monkeypatch):
+    # Waits of 10 s against a 15 s budget: a second wait would end past the budget.
+    hook = fake_avepoint.make_hook(policy=RetryPolicy(max_attempts=10, max_elapsed=15))
+    fake_avepoint.queue(ONBOARD_PATH, *[Reply(status=429, headers={"Retry-After": "10"})] * 10)
+    clock = [0.0]
+    monkeypatch.setattr("time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("avepoint_provider.retry.time.sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    with pytest.raises(AvePointRateLimitedError):
+        hook.onboard_customer(**CUSTOMER)
+    assert len(fake_avepoint.sent_to(ONBOARD_PATH)) == 2
+    assert clock[0] == 10.0
+
+
+def test_policy_is_configurable_from_the_connection(fake_avepoint):
+    hook = fake_avepoint.make_hook(
+        extra={"retry_max_attempts": 2, "retry_initial_backoff": 0.5, "retry_after_cap": 9, "timeout": 4}
+    )
+    assert hook.retry_policy == RetryPolicy(max_attempts=2, initial_backoff=0.5, retry_after_cap=9)
+    fake_avepoint.queue(ONBOARD_PATH, Reply(status=503), Reply(status=503), CREATED)
+    fake_avepoint.queue(LIST_PATH, customer_page([], 1, 100))
+    with pytest.raises(AvePointTransientError):
+        hook.onboard_customer(**CUSTOMER)
+    assert all(s.timeout == 4 for s in fake_avepoint.sent)
+
+
+# -- ambiguous failures: never POST twice what may exist ---------------------------------------
+
+
+def test_lost_response_is_found_in_the_list_and_not_posted_again(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(ONBOARD_PATH, requests.ReadTimeout("lost"), CREATED)
+    fake_avepoint.queue(LIST_PATH, customer_page(listed("other@x.example", "ANN@contoso.example"), 1, 100))
+
+    result = hook.onboard_customer(**CUSTOMER)
+
+    assert result.found_by_lookup and result.customer_id == "id-ANN@contoso.example"
+    assert len(fake_avepoint.sent_to(ONBOARD_PATH)) == 1
+    assert hook.onboarding_may_have_reached
+
+
+def test_check_existing_first_looks_up_before_the_first_post(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(LIST_PATH, customer_page([], 1, 100))
+    fake_avepoint.queue(ONBOARD_PATH, CREATED)
+    hook.onboard_customer(**CUSTOMER, check_existing_first=True)
+    paths = [s.path for s in fake_avepoint.sent if s.path != TOKEN_PATH]
+    assert paths == [LIST_PATH, ONBOARD_PATH]
+
+
+def test_malformed_reply_is_a_transient_ambiguous_error(fake_avepoint):
+    hook = fake_avepoint.make_hook(policy=RetryPolicy(max_attempts=1))
+    fake_avepoint.queue(
+        ONBOARD_PATH, Reply(raw=b"<html>Bad gateway</html>", headers={"Content-Type": "text/html"})
+    )
+    with pytest.raises(AvePointMalformedResponseError, match="not a JSON object") as raised:
+        hook.onboard_customer(**CUSTOMER)
+    assert raised.value.ambiguous and raised.value.retryable
+
+
+# -- tokens ---------------------------------------------------------------------------------------
+
+
+def test_token_is_cached_for_the_hooks_life(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(ONBOARD_PATH, CREATED, CREATED, CREATED)
+    for _ in range(3):
+        hook.onboard_customer(**CUSTOMER)
+    assert len(fake_avepoint.sent_to(TOKEN_PATH)) == 1
+    token_request = fake_avepoint.sent_to(TOKEN_PATH)[0].form()
+    assert token_request == {
+        "grant_type": "client_credentials",
+        "client_id": "client-id-1",
+        "client_secret": "client-secret-value-1",
+        "scope": "elements.customers.readwrite.all elements.customers.read.all",
+    }
+
+
+def test_token_is_renewed_shortly_before_it_expires(fake_avepoint, monkeypatch):
+    hook = fake_avepoint.make_hook()
+    clock = [1000.0]
+    monkeypatch.setattr("avepoint_provider.hooks.avepoint.time.monotonic", lambda: clock[0])
+    first = hook.get_token()
+    clock[0] += 3600 - 61  # still outside the 60 s renewal margin
+    assert hook.get_token() == first
+    clock[0] += 2  # inside the margin
+    assert hook.get_token() != first
+    assert len(fake_avepoint.sent_to(TOKEN_PATH)) == 2
+
+
+def test_refused_credentials_are_an_auth_error_naming_the_oauth_error(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(TOKEN_PATH, Reply(status=401, body={"error": "invalid_client"}))
+    with pytest.raises(AvePointAuthError, match="invalid_client") as raised:
+        hook.get_token()
+    assert "client-secret-value-1" not in str(raised.value)
+
+
+def test_session_is_reused(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    assert hook.get_conn() is hook.get_conn() is hook.session
+
+
+# -- listing ----------------------------------------------------------------------------------------
+
+
+def test_list_customers_pages_lazily_at_most_100(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    everyone = listed(*[f"user{i}@x.example" for i in range(250)])
+    fake_avepoint.queue(LIST_PATH, *[customer_page(everyone, i, 100) for i in (1, 2, 3)])
+
+    customers = hook.list_customers()
+    first = next(customers)
+    assert first["ownerEmail"] == "user0@x.example"
+    assert len(fake_avepoint.sent_to(LIST_PATH)) == 1  # one page fetched so far
+    assert len([first, *customers]) == 250
+    pages = fake_avepoint.sent_to(LIST_PATH)
+    assert [(p.query["pageIndex"], p.query["pageSize"]) for p in pages] == [
+        (["1"], ["100"]),
+        (["2"], ["100"]),
+        (["3"], ["100"]),
+    ]
+    with pytest.raises(ValueError, match="between 1 and 100"):
+        next(hook.list_customers(page_size=101))
+
+
+def test_find_customer_by_account_is_case_insensitive_and_stops_early(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    everyone = listed(*[f"user{i}@x.example" for i in range(250)])
+    fake_avepoint.queue(LIST_PATH, *[customer_page(everyone, i, 100) for i in (1, 2, 3)])
+    assert hook.find_customer_by_account(" USER150@X.example ")["id"] == "id-user150@x.example"
+    assert len(fake_avepoint.sent_to(LIST_PATH)) == 2
+
+
+def test_test_connection_gets_a_token_and_lists_one_customer(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(LIST_PATH, customer_page(listed("a@x.example"), 1, 1))
+    ok, message = hook.test_connection()
+    assert ok and "1 customers visible" in message
+    assert fake_avepoint.sent_to(LIST_PATH)[0].query["pageSize"] == ["1"]
+
+    fake_avepoint.queue(TOKEN_PATH, Reply(status=400, body={"error": "invalid_client"}))
+    ok, message = hook.test_connection()
+    assert not ok and "invalid_client" in message
+
+
+# -- secrets ---------------------------------------------------------------------------------------
+
+
+def test_no_secret_in_any_error_message(fake_avepoint):
+    hook = fake_avepoint.make_hook(policy=RetryPolicy(max_attempts=1))
+    echoing_400 = Reply(
+        status=400,
+        body={"field": "password", "message": f"password {PASSWORD} is too weak for ann@contoso.example"},
+    )
+    fake_avepoint.queue(
+        ONBOARD_PATH, echoing_400, Reply(status=503, body={"echo": PASSWORD}), Reply(status=403)
+    )
+    errors = []
+    for _ in range(3):
+        with pytest.raises(Exception) as raised:
+            hook.onboard_customer(**CUSTOMER)
+        errors.append(str(raised.value))
+    token = fake_avepoint.tokens_issued[0]
+    for message in errors:
+        for secret in (PASSWORD, "client-secret-value-1", token, "ann@contoso.example"):
+            assert secret not in message
+    assert errors[0].startswith(
+        "AvePoint POST /partner/external/v3/general/customers: invalid parameters (password:"
+    )
+
+
+def test_secrets_are_registered_with_the_masker(fake_avepoint):
+    from airflow.sdk._shared.secrets_masker import redact
+
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(ONBOARD_PATH, CREATED)
+    hook.onboard_customer(**CUSTOMER)
+    token = fake_avepoint.tokens_issued[0]
+    text = f"secret client-secret-value-1 token {token} password {PASSWORD}"
+    assert redact(text) == "secret *** token *** password ***"
+
+
+# -- configuration ---------------------------------------------------------------------------------
+
+
+def test_environment_presets_fill_in_urls_and_stay_overridable(fake_avepoint):
+    from avepoint_provider.hooks.avepoint import AvePointHook
+
+    fake_avepoint.make_hook(host="", extra={"environment": "gov", "token_url": ""})
+    settings = AvePointHook("avepoint_fake").settings
+    assert settings.graph_url == "https://graph-gov.avepointonlineservices.com"
+    assert settings.token_url == "https://identity-gov.avepointonlineservices.com/connect/token"
+    assert settings.environment.data_center_family == "gov"
+
+    fake_avepoint.make_hook(host="https://graph-us.example", extra={"environment": "fedramp"})
+    settings = AvePointHook("avepoint_fake").settings
+    assert settings.graph_url == "https://graph-us.example"
+    assert settings.token_url == "http://avepoint.test/connect/token"
+
+
+@pytest.mark.parametrize(
+    ("conn", "message"),
+    [
+        ({"extra": {"environment": "moon"}}, "'environment' must be one of"),
+        ({"login": ""}, "client id"),
+        ({"password": ""}, "client secret"),
+        ({"extra": {"timeout": "soon"}}, "'timeout' must be a positive number"),
+        ({"extra": {"private_key": "not a key"}}, "not PEM text"),
+        ({"host": "ftp://x"}, "not an http"),
+    ],
+)
+def test_bad_connections_get_clear_errors(fake_avepoint, conn, message):
+    from avepoint_provider.hooks.avepoint import AvePointHook
+
+    fields = {"extra": {"token_url": "http://avepoint.test/connect/token"}} | conn
+    if "extra" in conn:
+        fields["extra"] = {"token_url": "http://avepoint.test/connect/token"} | conn["extra"]
+    fake_avepoint.make_hook(**fields)
+    with pytest.raises(AvePointConfigError, match=message):
+        AvePointHook("avepoint_fake").settings  # noqa: B018
