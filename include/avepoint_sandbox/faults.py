@@ -23,7 +23,8 @@ SCRIPT_KEYS = ("http_status", "status", "lost", "hang", "malformed")
 class FaultAction:
     """One decided fault.
 
-    ``kind``: ``reject`` (answer ``http_status``), ``status`` (HTTP 200 with API
+    ``kind``: ``reject`` (answer ``http_status``), ``rate_limited`` (the token
+    bucket's 429), ``status`` (HTTP 200 with API
     status ``status``), ``hang`` (wait ``seconds``, then close), ``lost`` (process,
     then answer 500 or drop per ``mode``), ``malformed`` (``mode`` html or
     truncated: processed; status42: not processed).
@@ -48,6 +49,8 @@ class FaultAction:
         """The ``faults_injected`` counter this fault increments."""
         if self.kind == "reject":
             return str(self.http_status)
+        if self.kind == "rate_limited":
+            return "rate_limited"
         if self.kind == "status":
             return f"status_{self.status}"
         if self.kind == "hang":
