@@ -140,8 +140,11 @@ def derived_values(row: Mapping[str, Any], password: Mapping[str, Any] | None) -
     ``password`` is the row's password profile (missing flag and lengths), never the secret.
     """
     account = row.get("registration_account")
+    data_center = row.get("data_center")
     return {
         "account_key": account.strip().lower() if isinstance(account, str) else None,
+        # GUIDs compare case-insensitively; blanks around one are reported by their own rule.
+        "data_center_key": data_center.strip().lower() if isinstance(data_center, str) else None,
         "password_present": bool(password)
         and not password.get("password_missing")
         and (password.get("password_trimmed_length") or 0) > 0,

@@ -8,6 +8,7 @@ SQLite (the embedded default) and PostgreSQL are supported.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -24,6 +25,20 @@ DEFAULT_TABLE = "customer_onboarding"
 FINAL_STATUSES = frozenset({"onboarded", "invalid", "rejected", "conflict", "retry", "failed"})
 NEEDS_HUMAN = ("invalid", "rejected", "conflict", "failed")
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+
+INPUT_COLUMNS = (
+    "customer_key",
+    "first_name",
+    "last_name",
+    "organization_name",
+    "registration_account",
+    "country_code",
+    "telephone_number",
+    "data_center",
+    "password",
+    "tags",
+    "management_mode",
+)
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -197,6 +212,23 @@ class CustomerWarehouse:
                 conn.execute("PRAGMA journal_mode = WAL")
             finally:
                 conn.close()
+
+    def add_customers(self, customers: Iterable[Mapping[str, Any]], *, requested_at: datetime | None = None) -> int:
+        """Load customers as ``pending`` (keys already present are left alone); return how many were new.
+
+        Each mapping has the table's input columns; ``tags`` may be a list (stored as JSON text).
+        """
+        default_time = requested_at or _utcnow()
+        added = 0
+        with self.transaction() as tx:
+            for customer in customers:
+                values = {column: customer.get(column) for column in INPUT_COLUMNS}
+                if isinstance(values["tags"], list | tuple):
+                    values["tags"] = json.dumps(list(values["tags"]))
+                values["requested_at"] = self._timestamp(customer.get("requested_at") or default_time)
+                tx.run("insert_customer", **values)
+                added += max(tx.rowcount, 0)
+        return added
 
     # -- claiming -------------------------------------------------------------------------------
 
