@@ -115,7 +115,7 @@ def avepoint_customer_onboarding():
     onboarded = AvePointOnboardCustomerOperator.partial(
         task_id="onboard_customer",
         pool=POOL,
-        map_index_template="{{ task.label }}",
+        map_index_template="{{ task.customer_label }}",
     ).expand_kwargs(validated)
     onboarded >> finish_run()
 

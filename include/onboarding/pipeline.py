@@ -124,7 +124,7 @@ def validate_customers(claim: dict[str, Any], context: Any) -> list[dict[str, An
     return [
         {
             "customer_key": str(r["customer_key"]),
-            "label": _label(r),
+            "customer_label": _label(r),
             "table": settings.table,
             "max_attempts": settings.max_attempts,
         }

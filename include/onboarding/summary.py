@@ -15,7 +15,8 @@ from typing import Any
 
 NOTE_MAX_CHARS = 1000  # DAGRunPatchBody.note max_length in Airflow 3.3
 STATUS_ORDER = ("onboarded", "invalid", "rejected", "conflict", "retry", "failed", "in_progress", "pending")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+# Values sit mid-line, so only inline Markdown (emphasis, code, links, HTML, tables) needs escaping.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 
 
 def md(value: Any, max_chars: int = 200) -> str:

@@ -42,7 +42,9 @@ def decide(api_status: int | None, customer_id: str | None) -> Decision:
     if api_status in (2, 4):
         return Decision(RETRY, f"AvePoint could not onboard the customer this time: {describe(api_status)}")
     if api_status == 7:
-        return Decision(CONFLICT, f"AvePoint answered {describe(api_status)}", needs_lookup=True)
+        return Decision(
+            CONFLICT, f"the account already exists in AvePoint: {describe(api_status)}", needs_lookup=True
+        )
     return Decision(RETRY, f"AvePoint answered an undocumented status {api_status!r}; trying again later")
 
 

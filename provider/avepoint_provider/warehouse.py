@@ -213,7 +213,9 @@ class CustomerWarehouse:
             finally:
                 conn.close()
 
-    def add_customers(self, customers: Iterable[Mapping[str, Any]], *, requested_at: datetime | None = None) -> int:
+    def add_customers(
+        self, customers: Iterable[Mapping[str, Any]], *, requested_at: datetime | None = None
+    ) -> int:
         """Load customers as ``pending`` (keys already present are left alone); return how many were new.
 
         Each mapping has the table's input columns; ``tags`` may be a list (stored as JSON text).

@@ -38,7 +38,7 @@ class AvePointOnboardCustomerOperator(BaseOperator):
     list before it is sent again.
 
     :param customer_key: the row's ``customer_key``.
-    :param label: what a person sees for this task (e.g. key and organization); no secrets.
+    :param customer_label: what a person sees for this task (e.g. key and organization); no secrets.
     :param avepoint_conn_id: the ``avepoint`` connection.
     :param warehouse_conn_id: the common-sql connection holding the table.
     :param table: the customer table (its events table is ``<table>_events``).
@@ -47,14 +47,14 @@ class AvePointOnboardCustomerOperator(BaseOperator):
         ``avepoint_customer_id``, ``reason``, ``http_status``, ``request_id``, ``attempt``.
     """
 
-    template_fields: Sequence[str] = ("customer_key", "label", "table", "max_attempts")
+    template_fields: Sequence[str] = ("customer_key", "customer_label", "table", "max_attempts")
     ui_color = "#e8f4fd"
 
     def __init__(
         self,
         *,
         customer_key: str,
-        label: str | None = None,
+        customer_label: str | None = None,
         avepoint_conn_id: str = AvePointHook.default_conn_name,
         warehouse_conn_id: str = "customer_warehouse",
         table: str = "customer_onboarding",
@@ -63,7 +63,7 @@ class AvePointOnboardCustomerOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.customer_key = customer_key
-        self.label = label
+        self.customer_label = customer_label or customer_key
         self.avepoint_conn_id = avepoint_conn_id
         self.warehouse_conn_id = warehouse_conn_id
         self.table = table
@@ -171,12 +171,11 @@ class AvePointOnboardCustomerOperator(BaseOperator):
         found = hook.find_customer_by_account(account)
         if found is not None:
             found_id = str(found.get("id")) if found.get("id") else None
-            return ONBOARDED, f"{decision.reason}; the customer is in this partner's list", found_id
+            return ONBOARDED, f"{decision.reason}, and it is in this partner's customer list", found_id
         if decision.outcome == CONFLICT:
             return (
                 CONFLICT,
-                f"{decision.reason} and is not in this partner's customer list: "
-                "it belongs to another partner",
+                f"{decision.reason}, under another partner: it is not in this partner's customer list",
                 None,
             )
         return RETRY, f"{decision.reason}, but without an id and not listed yet; checking again later", None
