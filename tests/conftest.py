@@ -18,6 +18,11 @@ os.environ["AVEPOINT_ONBOARDING_RETRY_DELAY_SECONDS"] = "1"
 import pytest  # noqa: E402
 
 from tests.support.fake_http import FakeAvePoint  # noqa: E402
+from tests.support.postgres import (  # noqa: E402
+    fresh_postgres_database,
+    postgres_connection,
+    require_postgres,
+)
 
 FAKE_GRAPH = "http://avepoint.test"
 
@@ -53,3 +58,122 @@ def fake_avepoint(monkeypatch: pytest.MonkeyPatch):
     fake.make_hook = make
     fake.waits = waits
     return fake
+
+
+# -- the AvePoint sandbox ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sandbox_server():
+    """One in-process sandbox for the session; tests that use it get a fresh state."""
+    from include.avepoint_sandbox import SandboxConfig, SandboxServer
+
+    with SandboxServer(SandboxConfig(random_seed=11)) as server:
+        yield server
+
+
+def avepoint_connection(server, **extra) -> dict:
+    """The ``avepoint_default`` connection for a sandbox, with short timeouts and backoffs."""
+    return {
+        "conn_type": "avepoint",
+        "host": server.url,
+        "login": "sandbox-client",
+        "password": "sandbox-secret",
+        "extra": {
+            "token_url": server.token_url,
+            "timeout": 2,
+            "retry_initial_backoff": 0.05,
+            "retry_max_backoff": 0.2,
+        }
+        | extra,
+    }
+
+
+@pytest.fixture
+def sandbox(sandbox_server, monkeypatch):
+    """The session sandbox, reset, with ``avepoint_default`` pointing at it; yields its control client."""
+    control = sandbox_server.control()
+    control.reset()
+    control.enable_client()
+    set_connection(monkeypatch, "avepoint_default", **avepoint_connection(sandbox_server))
+    control.server = sandbox_server
+    yield control
+    control.close()
+
+
+@pytest.fixture(scope="session")
+def rsa_key():
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def rsa_public_pem(rsa_key) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    public = rsa_key.public_key()
+    return public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+
+
+@pytest.fixture(scope="session")
+def rsa_private_pem(rsa_key) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    return rsa_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+# -- warehouses ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """A reachable PostgreSQL (``AVEPOINT_TEST_POSTGRES``); skipped when absent, required under CI."""
+    return require_postgres()
+
+
+@pytest.fixture
+def postgres_db(postgres_server):
+    """A fresh database for one test, dropped afterwards."""
+    with fresh_postgres_database(postgres_server) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def warehouse(request, tmp_path, monkeypatch):
+    """An empty ``customer_warehouse`` (SQLite file or fresh PostgreSQL database) with its tables."""
+    from avepoint_provider.warehouse import CustomerWarehouse
+
+    if request.param == "sqlite":
+        set_connection(
+            monkeypatch, "customer_warehouse", conn_type="sqlite", host=str(tmp_path / "warehouse.db")
+        )
+    else:
+        set_connection(
+            monkeypatch, "customer_warehouse", **postgres_connection(request.getfixturevalue("postgres_db"))
+        )
+    store = CustomerWarehouse("customer_warehouse")
+    store.ensure_tables()
+    return store
+
+
+# -- Airflow's metadata database --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """A fresh SQLite metadata database in the test AIRFLOW_HOME, for dag.test()."""
+    import shutil
+    import subprocess
+    import sys
+
+    home = Path(os.environ["AIRFLOW_HOME"])
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    subprocess.run([airflow, "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
+    return home

@@ -132,5 +132,5 @@ def validate_rows(
 
 
 def reason_text(messages: Sequence[str]) -> str:
-    """One ``status_reason`` listing every broken rule."""
-    return "invalid: " + "; ".join(dict.fromkeys(messages))
+    """One ``status_reason`` listing every broken rule, in plain words."""
+    return "; ".join(dict.fromkeys(messages))

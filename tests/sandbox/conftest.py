@@ -6,8 +6,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from include.avepoint_sandbox import SandboxConfig, SandboxControl, SandboxServer
 from tests.sandbox.helpers import Api
@@ -44,17 +42,3 @@ def api(sandbox: SandboxServer) -> Iterator[Api]:
     client = Api(sandbox)
     yield client
     client.close()
-
-
-@pytest.fixture(scope="session")
-def rsa_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture(scope="session")
-def rsa_public_pem(rsa_key: rsa.RSAPrivateKey) -> str:
-    return (
-        rsa_key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )

@@ -1,0 +1,48 @@
+# Every target installs into .venv on first use: a fresh clone needs only Python 3.11 and make.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+INSTALLED := $(VENV)/.installed
+SANDBOX_PORT ?= 8765
+
+# Local runs keep everything inside the repo (git-ignored var/).
+export PYTHONPATH := $(CURDIR)
+export PATH := $(BIN):$(PATH)
+export AIRFLOW_HOME ?= $(CURDIR)/var/airflow
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
+export GX_ANALYTICS_ENABLED := False
+
+.PHONY: install test lint demo sandbox airflow bench clean
+
+$(INSTALLED): requirements.txt provider/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+install: $(INSTALLED)
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/pytest
+
+demo: $(INSTALLED)
+	$(BIN)/python -m include.demo
+
+sandbox: $(INSTALLED)
+	$(BIN)/python -m include.avepoint_sandbox --host 127.0.0.1 --port $(SANDBOX_PORT) --state-file var/sandbox-state.json
+
+airflow: $(INSTALLED)
+	$(BIN)/python -m include.local_airflow --sandbox-port $(SANDBOX_PORT)
+
+bench: $(INSTALLED)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache

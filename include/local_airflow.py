@@ -1,0 +1,126 @@
+"""``make airflow``: a local Airflow (``airflow standalone``) for clicking through the UI.
+
+It starts the AvePoint sandbox (unless one already listens on the port), prepares the
+metadata database, loads ``airflow_settings.yaml`` (connections, pools, variables),
+creates the warehouse tables with the demo customers as pending rows, then runs
+``airflow standalone`` at http://127.0.0.1:8080 with every local user an admin. Ctrl-C
+stops Airflow and the sandbox.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from include.airflow_settings import ROOT, AirflowSettings, environment, load, load_into_airflow
+
+BIN = Path(sys.executable).parent
+
+
+def local_settings(sandbox_port: int, api_port: int) -> AirflowSettings:
+    """``airflow_settings.yaml`` with the sandbox and API server ports of this run."""
+    settings = load()
+    api = settings.connections["avepoint_default"]
+    api["host"] = f"http://127.0.0.1:{sandbox_port}"
+    api["extra"] = api.get("extra", {}) | {"token_url": f"http://127.0.0.1:{sandbox_port}/connect/token"}
+    settings.connections["airflow_api"]["host"] = f"http://127.0.0.1:{api_port}"
+    return settings
+
+
+def airflow_environment(api_port: int, airflow_home: Path | None = None) -> dict[str, str]:
+    """The environment ``make airflow`` gives Airflow's components."""
+    env = os.environ.copy()
+    env.update(
+        {
+            "AIRFLOW_HOME": str(airflow_home or env.get("AIRFLOW_HOME") or ROOT / "var" / "airflow"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+            # Local only: no login page, and the connection form's Test button works.
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+            "AIRFLOW__API__PORT": str(api_port),
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
+            # A 2-core laptop does not need 32 LocalExecutor workers.
+            "AIRFLOW__CORE__PARALLELISM": env.get("AIRFLOW__CORE__PARALLELISM", "8"),
+            "PYTHONPATH": str(ROOT),
+            "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+            "GX_ANALYTICS_ENABLED": "False",
+        }
+    )
+    return env
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def start_sandbox(port: int, state_file: Path) -> subprocess.Popen | None:
+    """The sandbox in the background, remembering its customers in ``state_file``."""
+    if port_in_use(port):
+        print(f"A sandbox (or something else) already listens on port {port}; using it.")
+        return None
+    process = subprocess.Popen(
+        [sys.executable, "-m", "include.avepoint_sandbox", "--port", str(port), "--state-file", str(state_file)],
+        cwd=ROOT,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    from include.avepoint_sandbox import SandboxControl
+
+    SandboxControl(f"http://127.0.0.1:{port}").wait_until_up(timeout=20)
+    return process
+
+
+def prepare(settings: AirflowSettings, env: dict[str, str]) -> None:
+    """Metadata database, settings and warehouse, ready for ``airflow standalone``."""
+    airflow = str(BIN / "airflow")
+    subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+    load_into_airflow(settings, airflow)
+
+    os.environ.update(environment(settings))
+    from avepoint_provider.warehouse import CustomerWarehouse
+    from include.demo.customers import demo_customers
+    from include.onboarding.config import VARIABLE, WAREHOUSE_CONN_ID, OnboardingSettings
+
+    table = OnboardingSettings.from_mapping(json.loads(settings.variables.get(VARIABLE) or "{}")).table
+    warehouse = CustomerWarehouse(WAREHOUSE_CONN_ID, table)
+    warehouse.ensure_tables()
+    added = warehouse.add_customers(demo_customers())
+    print(f"Warehouse table {table}: {added} demo customer(s) added as pending")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sandbox-port", type=int, default=8765)
+    parser.add_argument("--api-port", type=int, default=8080)
+    args = parser.parse_args(argv)
+
+    env = airflow_environment(args.api_port)
+    Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+    sandbox = start_sandbox(args.sandbox_port, ROOT / "var" / "sandbox-state.json")
+    try:
+        prepare(local_settings(args.sandbox_port, args.api_port), env)
+        print(f"Airflow UI: http://127.0.0.1:{args.api_port} (no login). Ctrl-C stops Airflow and the sandbox.")
+        standalone = subprocess.Popen([str(BIN / "airflow"), "standalone"], env=env, start_new_session=True)
+        try:
+            return standalone.wait()
+        except KeyboardInterrupt:
+            os.killpg(standalone.pid, signal.SIGTERM)
+            standalone.wait(timeout=60)
+            return 0
+    finally:
+        if sandbox is not None:
+            os.killpg(sandbox.pid, signal.SIGTERM)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,231 @@
+"""The warehouse on SQLite and PostgreSQL: claim selection, atomicity, attempts, outcomes, recovery."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from avepoint_provider.warehouse import CustomerWarehouse, quote_table_name
+from include.demo.customers import EAST_US
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+def customer(key: str, **changes) -> dict:
+    return {
+        "customer_key": key,
+        "first_name": "Ann",
+        "last_name": "Lee",
+        "organization_name": f"Org {key}",
+        "registration_account": f"{key.lower()}@x.example",
+        "country_code": "US",
+        "data_center": EAST_US,
+        "password": f"Pw-{key}-secret",
+    } | changes
+
+
+def load(store: CustomerWarehouse, *keys: str, at: datetime = T0) -> None:
+    store.add_customers([customer(k, requested_at=at + timedelta(minutes=i)) for i, k in enumerate(keys)])
+
+
+def claim(store: CustomerWarehouse, run_id: str = "run-1", end: datetime = T0 + HOUR, **kwargs) -> list[str]:
+    kwargs.setdefault("limit", 100)
+    kwargs.setdefault("claim_timeout", HOUR)
+    return store.claim(run_id=run_id, interval_end=end, **kwargs)
+
+
+def execute(store: CustomerWarehouse, sql: str, params: dict | None = None) -> list[tuple]:
+    """Run raw SQL (``:name`` binds) on the warehouse, committed."""
+    if store.dialect == "postgresql":
+        sql = re.sub(r":(\w+)", r"%(\1)s", sql)
+    conn = store.hook.get_conn()
+    try:
+        cursor = conn.cursor()
+        cursor.execute(sql, params or {})
+        rows = [tuple(r) for r in cursor.fetchall()] if cursor.description else []
+        conn.commit()
+        return rows
+    finally:
+        conn.close()
+
+
+def statuses(store: CustomerWarehouse, *keys: str) -> dict[str, str]:
+    return {r["customer_key"]: r["status"] for r in store.rows(list(keys))}
+
+
+def test_claim_takes_pending_rows_requested_before_the_interval_end_oldest_first(warehouse):
+    load(warehouse, "B", "A", "C")
+    load(warehouse, "LATE", at=T0 + 2 * HOUR)
+    assert claim(warehouse, limit=2) == ["B", "A"]
+    assert statuses(warehouse, "A", "B", "C", "LATE") == {
+        "A": "in_progress",
+        "B": "in_progress",
+        "C": "pending",
+        "LATE": "pending",
+    }
+    rows = {r["customer_key"]: r for r in warehouse.rows(["A"])}
+    assert rows["A"]["status_reason"] == "claimed by run run-1"
+
+
+def test_claim_skips_final_and_fresh_in_progress_rows_but_takes_stale_ones(warehouse):
+    load(warehouse, "P", "R", "DONE", "FRESH", "STALE")
+    claim(warehouse, run_id="old", keys=["STALE"])
+    claim(warehouse, run_id="other", keys=["FRESH"])
+    execute(warehouse, f"UPDATE {warehouse.table} SET status = 'retry' WHERE customer_key = 'R'")
+    claim(warehouse, run_id="done", keys=["DONE"])
+    warehouse.record_outcome("DONE", "done", status="onboarded", reason="ok", attempt=1, try_number=1)
+    # Make STALE's claim older than the claim timeout.
+    stale_at = warehouse._timestamp(datetime.now(UTC) - 2 * HOUR)
+    execute(
+        warehouse,
+        f"UPDATE {warehouse.table} SET claimed_at = :t WHERE customer_key = 'STALE'",
+        {"t": stale_at},
+    )
+
+    assert sorted(claim(warehouse, run_id="new")) == ["P", "R", "STALE"]
+    row = warehouse.row_state("STALE")
+    assert row["claimed_by"] == "new" and row["previous_status"] == "pending"
+
+
+def test_claim_by_keys_and_preview_changes_nothing(warehouse):
+    load(warehouse, "A", "B", "C")
+    assert claim(warehouse, keys=["C", "A", "NOPE"], preview=True) == ["A", "C"]
+    assert set(statuses(warehouse, "A", "B", "C").values()) == {"pending"}
+    assert claim(warehouse, keys=["C"]) == ["C"]
+
+
+def test_attempt_is_counted_before_sending_and_only_while_held(warehouse):
+    load(warehouse, "A")
+    claim(warehouse)
+    attempt = warehouse.begin_attempt("A", "run-1")
+    assert attempt.number == 1 and attempt.row["password"] == "Pw-A-secret"
+    assert warehouse.begin_attempt("A", "someone-else") is None
+    assert warehouse.row_state("A")["attempts"] == 1
+
+
+def test_onboarded_outcome_erases_the_password_and_writes_an_event(warehouse):
+    load(warehouse, "A", "B")
+    claim(warehouse)
+    for key in ("A", "B"):
+        warehouse.begin_attempt(key, "run-1")
+    assert warehouse.record_outcome(
+        "A",
+        "run-1",
+        status="onboarded",
+        reason="created",
+        attempt=1,
+        try_number=1,
+        customer_id="id-1",
+        api_status=1,
+    )
+    warehouse.record_outcome(
+        "B", "run-1", status="retry", reason="503", attempt=1, try_number=1, http_status=503
+    )
+    passwords = dict(execute(warehouse, f"SELECT customer_key, password FROM {warehouse.table}"))
+    events = execute(
+        warehouse,
+        f"SELECT customer_key, outcome, http_status, api_status, attempt FROM {warehouse.events_table} ORDER BY event_id",
+    )
+    assert passwords == {"A": None, "B": "Pw-B-secret"}
+    assert events == [("A", "onboarded", None, 1, 1), ("B", "retry", 503, None, 1)]
+    state = warehouse.row_state("A")
+    assert (state["status"], state["avepoint_customer_id"], state["api_status"]) == ("onboarded", "id-1", 1)
+    # A run that no longer holds the row cannot overwrite it.
+    assert not warehouse.record_outcome("A", "run-1", status="retry", reason="late", attempt=2, try_number=2)
+    assert warehouse.row_state("A")["status"] == "onboarded"
+
+
+def test_release_restores_the_previous_status(warehouse):
+    load(warehouse, "P", "R")
+    execute(
+        warehouse, f"UPDATE {warehouse.table} SET status = 'retry', attempts = 2 WHERE customer_key = 'R'"
+    )
+    claim(warehouse)
+    warehouse.begin_attempt("R", "run-1")
+    warehouse.release("run-1", key="R", reason="401", undo_attempt=True, stop_message="AuthError: 401")
+    warehouse.release("run-1", reason="run stopped")
+    assert statuses(warehouse, "P", "R") == {"P": "pending", "R": "retry"}
+    assert warehouse.row_state("R")["attempts"] == 2
+    assert warehouse.stop_reason("run-1") == "AuthError: 401"
+    assert warehouse.stop_reason("run-2") is None
+
+
+def test_recover_unfinished_sets_retry_or_failed_past_max_attempts(warehouse):
+    load(warehouse, "A", "B", "C")
+    claim(warehouse)
+    warehouse.begin_attempt("A", "run-1")
+    execute(warehouse, f"UPDATE {warehouse.table} SET attempts = 5 WHERE customer_key = 'B'")
+    warehouse.record_outcome("C", "run-1", status="onboarded", reason="ok", attempt=1, try_number=1)
+    recovered = warehouse.recover_unfinished("run-1", reason="task died", max_attempts=5)
+    assert {r["customer_key"]: r["status"] for r in recovered} == {"A": "retry", "B": "failed"}
+    assert warehouse.status_counts("run-1") == {"retry": 1, "failed": 1, "onboarded": 1}
+
+
+def test_invalid_rows_and_onboarded_accounts(warehouse):
+    load(warehouse, "A", "B")
+    claim(warehouse)
+    warehouse.mark_invalid("run-1", {"A": "country_code is not valid"})
+    warehouse.record_outcome("B", "run-1", status="onboarded", reason="ok", attempt=1, try_number=1)
+    assert warehouse.row_state("A")["status_reason"] == "country_code is not valid"
+    assert warehouse.onboarded_accounts(["B@x.example", "a@x.example"]) == {"b@x.example"}
+    human = warehouse.needing_human("run-1")
+    assert [(r["customer_key"], r["status"]) for r in human] == [("A", "invalid")]
+
+
+def test_password_profiles_never_return_the_password(warehouse):
+    warehouse.add_customers([customer("A"), customer("B", password="   "), customer("C", password=None)])
+    profiles = warehouse.password_profiles(["A", "B", "C"])
+    assert not any("secret" in str(v) for v in profiles.values())
+    assert (profiles["A"]["password_length"], bool(profiles["A"]["password_missing"])) == (
+        len("Pw-A-secret"),
+        False,
+    )
+    assert profiles["B"]["password_trimmed_length"] == 0
+    assert bool(profiles["C"]["password_missing"])
+
+
+def test_table_names_are_identifiers_only():
+    assert quote_table_name("analytics.customer_onboarding") == '"analytics"."customer_onboarding"'
+    for bad in ('x"; DROP TABLE y; --', "a.b.c", "1table", ""):
+        with pytest.raises(ValueError, match="identifier"):
+            quote_table_name(bad)
+
+
+# -- two claimers at once never share a row ---------------------------------------------------------
+
+
+def _claim_in_process(conn_json: str, run_id: str, rounds: int, queue) -> None:
+    os.environ["AIRFLOW_CONN_CUSTOMER_WAREHOUSE"] = conn_json
+    store = CustomerWarehouse("customer_warehouse")
+    taken: list[str] = []
+    for _ in range(rounds):
+        taken += store.claim(run_id=run_id, interval_end=T0 + 10 * HOUR, limit=7, claim_timeout=HOUR)
+    queue.put((run_id, taken))
+
+
+@pytest.mark.integration
+def test_concurrent_claimers_never_share_a_row(warehouse):
+    load(warehouse, *[f"K{i:04d}" for i in range(400)])
+    conn_json = os.environ["AIRFLOW_CONN_CUSTOMER_WAREHOUSE"]
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    workers = [
+        ctx.Process(target=_claim_in_process, args=(conn_json, f"run-{n}", 20, queue)) for n in range(4)
+    ]
+    for worker in workers:
+        worker.start()
+    results = dict(queue.get(timeout=120) for _ in workers)
+    for worker in workers:
+        worker.join(timeout=30)
+
+    claimed = [key for keys in results.values() for key in keys]
+    assert len(claimed) == len(set(claimed)), "a row was claimed by two runs"
+    assert len(claimed) == 400
+    assert all(len(keys) > 0 for keys in results.values()), "every claimer should have taken some rows"
+    for run_id, keys in results.items():
+        assert {warehouse.row_state(k)["claimed_by"] for k in keys} == {run_id}
