@@ -1,0 +1,202 @@
+"""The onboarding DAG end to end with dag.test(), against the sandbox, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from include.demo.customers import EAST_US, US_GOV
+from tests.conftest import ROOT, avepoint_connection, set_connection
+
+pytestmark = pytest.mark.integration
+
+DAG_ID = "avepoint_customer_onboarding"
+OTHER_PARTNER = "taken@elsewhere.example"
+ALREADY_OURS = "ours@initech.example"
+
+
+def customer(key: str, **changes) -> dict:
+    return {
+        "customer_key": key,
+        "first_name": "Ann",
+        "last_name": "Lee",
+        "organization_name": f"Org {key}",
+        "registration_account": f"{key.lower()}@customers.example",
+        "country_code": "US",
+        "data_center": EAST_US,
+        "password": f"Secret-{key}-Pw1!",
+        "requested_at": datetime.now(UTC) - timedelta(minutes=5),
+    } | changes
+
+
+MIX = [
+    customer("OK-1"),
+    customer("OK-2", tags=["vip", "eu"], telephone_number="+1 206 555 0101", management_mode=True),
+    customer("BAD-1", country_code="us", data_center=US_GOV),
+    customer("TAKEN", registration_account=OTHER_PARTNER),
+    customer("OURS", registration_account=ALREADY_OURS),
+    customer("SELF", registration_account="partner@sandbox.example"),
+]
+
+
+@pytest.fixture(scope="module")
+def dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert not bag.import_errors
+    return bag.get_dag(DAG_ID)
+
+
+@pytest.fixture
+def run_dag(dag, airflow_db, sandbox, warehouse):
+    """Run the DAG once with dag.test(); returns the DagRun."""
+
+    def run(**params):
+        # Always every param: dag.test() keeps a previous run_conf on the DAG object.
+        return dag.test(run_conf={"dry_run": False, "max_customers": 500, "customer_keys": []} | params)
+
+    return run
+
+
+def rows(warehouse) -> dict[str, dict]:
+    return {r["customer_key"]: r for r in warehouse.rows([c["customer_key"] for c in MIX])}
+
+
+def xcom_values(run_id: str) -> list[str]:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return [json.dumps(x.value) for x in session.query(XComModel).filter(XComModel.run_id == run_id)]
+
+
+def task_states(run_id: str) -> dict[tuple[str, int], tuple[str, str | None]]:
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        tis = session.query(TaskInstance).filter(TaskInstance.run_id == run_id)
+        return {(ti.task_id, ti.map_index): (ti.state, ti.rendered_map_index) for ti in tis}
+
+
+def test_a_run_onboards_valid_rows_and_gives_every_other_row_a_reason(run_dag, sandbox, warehouse):
+    sandbox.seed(customers=[{"registrationAccount": ALREADY_OURS, "organizationName": "Initech", "countryCode": "US"}],
+                 other_partner_accounts=[OTHER_PARTNER])  # fmt: skip
+    warehouse.add_customers(MIX)
+
+    run = run_dag()
+
+    assert run.state == "success"
+    table = rows(warehouse)
+    assert {k: r["status"] for k, r in table.items()} == {
+        "OK-1": "onboarded",
+        "OK-2": "onboarded",
+        "BAD-1": "invalid",
+        "TAKEN": "conflict",
+        "OURS": "onboarded",
+        "SELF": "rejected",
+    }
+    assert table["BAD-1"]["status_reason"] == (
+        "country_code is not one of the 249 two-letter country codes AvePoint accepts (capital letters, e.g. US); "
+        "data_center belongs to the US Government cloud, but the AvePoint connection is for the commercial cloud"
+    )
+    assert "another partner" in table["TAKEN"]["status_reason"]
+    assert "status 6" in table["SELF"]["status_reason"]
+    assert all(table[k]["avepoint_customer_id"] for k in ("OK-1", "OK-2", "OURS"))
+    assert table["OK-1"]["api_status"] == 1 and table["OURS"]["api_status"] == 5
+
+    # Onboarded rows lost their password; the others keep it for a later attempt.
+    profiles = warehouse.password_profiles(list(table))
+    assert sorted(k for k, p in profiles.items() if p["password_missing"]) == ["OK-1", "OK-2", "OURS"]
+
+    inspect = sandbox.inspect()
+    # The only POST for an existing customer is the one that learned "already ours" (status 5).
+    assert inspect["posts_after_creation"] == {ALREADY_OURS: 1}
+    assert set(inspect["creations_per_account"]) == {"ok-1@customers.example", "ok-2@customers.example"}
+    created = {c["ownerEmail"]: c for c in inspect["customers"]}
+    assert created["ok-2@customers.example"]["managementMode"] == 1
+
+    # No password in any XCom of the run; mapped tasks carry "key · organization" labels, no e-mail.
+    values = "\n".join(xcom_values(run.run_id))
+    assert not any(c["password"] in values for c in MIX)
+    labels = {v[1] for (task, _), v in task_states(run.run_id).items() if task == "onboard_customer"}
+    assert labels == {
+        "OK-1 · Org OK-1",
+        "OK-2 · Org OK-2",
+        "TAKEN · Org TAKEN",
+        "OURS · Org OURS",
+        "SELF · Org SELF",
+    }
+
+
+def test_a_dry_run_changes_nothing_and_calls_no_api(run_dag, sandbox, warehouse):
+    warehouse.add_customers(MIX)
+    before = rows(warehouse)
+
+    run = run_dag(dry_run=True)
+
+    assert run.state == "success"
+    assert rows(warehouse) == before
+    assert sandbox.inspect()["requests"] == {"token": 0, "onboard": 0, "list": 0}
+    report = [json.loads(v) for v in xcom_values(run.run_id)]
+    summary = next(v for v in report if isinstance(v, dict) and v.get("dry_run") is True and "counts" in v)
+    assert summary["claimed"] == len(MIX)
+
+
+def test_finish_recovers_the_row_of_a_failed_mapped_task(run_dag, sandbox, warehouse, monkeypatch):
+    from avepoint_provider.hooks.avepoint import AvePointHook
+
+    real = AvePointHook.onboard_customer
+
+    def crash_for_ok_2(self, **kwargs):
+        if kwargs["registration_account"].startswith("ok-2"):
+            raise RuntimeError("worker crashed mid-call")
+        return real(self, **kwargs)
+
+    monkeypatch.setattr(AvePointHook, "onboard_customer", crash_for_ok_2)
+    warehouse.add_customers(MIX[:2])
+
+    run = run_dag()
+
+    assert run.state == "failed"
+    table = rows(warehouse)
+    assert table["OK-1"]["status"] == "onboarded"
+    assert table["OK-2"]["status"] == "retry"
+    assert "ended without recording an outcome" in table["OK-2"]["status_reason"]
+    assert table["OK-2"]["attempts"] == 3  # the task's three tries, each counted before sending
+
+
+def test_a_missing_scope_stops_the_run_and_returns_rows_untouched(run_dag, sandbox, warehouse, monkeypatch):
+    set_connection(
+        monkeypatch,
+        "avepoint_default",
+        **avepoint_connection(sandbox.server, scope="elements.customers.read.all"),
+    )
+    warehouse.add_customers(MIX[:2])
+
+    run = run_dag()
+
+    assert run.state == "failed"
+    table = rows(warehouse)
+    assert {r["status"] for r in table.values()} == {"pending"}
+    assert all(r["attempts"] == 0 for r in table.values())
+    assert all("stopped" in r["status_reason"] for r in table.values())
+    assert sandbox.inspect()["creations_per_account"] == {}
+
+
+def test_lost_responses_create_each_customer_exactly_once(run_dag, sandbox, warehouse):
+    sandbox.script("ok-1@customers.example", [{"lost": "drop"}])
+    sandbox.script("ok-2@customers.example", [{"lost": "500"}, {"http_status": 503}])
+    warehouse.add_customers(MIX[:2])
+
+    run = run_dag()
+
+    assert run.state == "success"
+    assert {r["status"] for r in rows(warehouse).values()} == {"onboarded"}
+    inspect = sandbox.inspect()
+    assert inspect["creations_per_account"] == {"ok-1@customers.example": 1, "ok-2@customers.example": 1}
+    assert inspect["posts_after_creation"] == {}
+    assert inspect["posts_per_account"] == {"ok-1@customers.example": 1, "ok-2@customers.example": 1}
