@@ -24,8 +24,11 @@ EMAIL_REGEX = (
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
-CONTROL_CHARS_REGEX = r"[\x00-\x1f\x7f]"
-EDGE_SPACES_REGEX = r"^\s|\s$"
+# C0 controls (NUL...), DEL, zero-width characters and bidirectional overrides: invisible in a
+# portal, and a known way to spoof names. Ordinary right-to-left text contains none of them.
+CONTROL_CHARS_REGEX = r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+# Blanks before or after text (an all-blank value is reported as blank instead).
+EDGE_SPACES_REGEX = r"^\s+\S|\S\s+$"
 BLANK_REGEX = r"^\s*$"
 
 # Length limits: AvePoint documents none; these fit what Microsoft 365 and e-mail allow.
@@ -80,7 +83,7 @@ def build_rules(*, data_center_family: str, onboarded_accounts: Iterable[str] = 
             Rule(
                 column,
                 "not_matching",
-                f"{column} contains control characters (such as NUL)",
+                f"{column} contains control or invisible characters (such as NUL or a right-to-left override)",
                 CONTROL_CHARS_REGEX,
             )
         )
@@ -115,13 +118,13 @@ def build_rules(*, data_center_family: str, onboarded_accounts: Iterable[str] = 
             sorted(COUNTRY_NAMES),
         ),
         Rule(
-            "data_center",
+            "data_center_key",
             "in_set",
             "data_center is not one of AvePoint's documented data center GUIDs",
             sorted(DATA_CENTERS),
         ),
         Rule(
-            "data_center",
+            "data_center_key",
             "not_in_set",
             f"data_center belongs to the {'US Government' if data_center_family == 'commercial' else 'commercial'} "
             f"cloud, but the AvePoint connection is for the {data_center_family} cloud",

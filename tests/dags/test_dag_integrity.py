@@ -1,0 +1,100 @@
+"""Every DAG file imports cleanly, has tags, retries at least twice, and parses without heavy imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+DAGS_FOLDER = ROOT / "dags"
+MIN_RETRIES = 2
+
+
+def load_dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    # Airflow 3.3's DagBag has no include_examples: AIRFLOW__CORE__LOAD_EXAMPLES=False (conftest) does it.
+    return DagBag(dag_folder=str(DAGS_FOLDER))
+
+
+DAGBAG = load_dagbag()
+DAG_IDS = sorted(DAGBAG.dag_ids)
+
+
+def retries_problem(task) -> str | None:
+    """Why ``task`` does not retry enough, or None. Never raises on an unset value."""
+    retries = getattr(task, "retries", None)
+    if not isinstance(retries, int) or isinstance(retries, bool):
+        return f"task {task.task_id!r}: retries is {retries!r}; set default_args['retries'] >= {MIN_RETRIES}"
+    if retries < MIN_RETRIES:
+        return f"task {task.task_id!r}: retries is {retries}; need >= {MIN_RETRIES}"
+    return None
+
+
+def test_dag_files_import_without_errors():
+    assert DAGBAG.import_errors == {}, "\n".join(f"{f}: {e}" for f, e in DAGBAG.import_errors.items())
+    assert len(DAG_IDS) == len(list(DAGS_FOLDER.glob("*.py")))
+
+
+@pytest.mark.parametrize("dag_id", DAG_IDS)
+def test_dag_has_tags(dag_id):
+    assert DAGBAG.get_dag(dag_id).tags, f"{dag_id} has no tags"
+
+
+@pytest.mark.parametrize("dag_id", DAG_IDS)
+def test_every_task_retries_at_least_twice(dag_id):
+    problems = [p for task in DAGBAG.get_dag(dag_id).tasks if (p := retries_problem(task))]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("retries", [None, 0, 1])
+def test_the_retries_check_reports_unset_or_low_values_clearly(retries):
+    from airflow.sdk import DAG, BaseOperator
+
+    with DAG("probe", schedule=None):
+        task = BaseOperator(task_id="t")
+    task.retries = retries
+    assert retries_problem(task).startswith("task 't': retries is")
+
+
+@pytest.mark.parametrize("dag_id", DAG_IDS)
+def test_dag_has_docs_and_an_explicit_schedule_policy(dag_id):
+    dag = DAGBAG.get_dag(dag_id)
+    assert dag.doc_md and len(dag.doc_md) > 200
+    assert dag.catchup is False
+    assert dag.max_active_runs == 1
+
+
+def test_onboarding_params_are_typed_described_and_bounded():
+    from airflow.sdk import conf
+
+    params = DAGBAG.get_dag("avepoint_customer_onboarding").params
+    assert set(params.keys()) == {"dry_run", "max_customers", "customer_keys"}
+    for name in params:
+        param = params.get_param(name)
+        assert param.schema.get("type"), name
+        assert param.schema.get("title") and param.description, name
+    assert params.get_param("dry_run").value is False
+    bounds = params.get_param("max_customers").schema
+    max_map_length = conf.getint("core", "max_map_length")
+    assert (bounds["minimum"], bounds["maximum"]) == (1, 1000)
+    assert params["max_customers"] == 500 < bounds["maximum"] < max_map_length
+    keys = params.get_param("customer_keys").schema
+    assert (keys["type"], keys["items"]) == ("array", {"type": "string"})
+
+
+def test_parsing_imports_neither_great_expectations_nor_pandas():
+    code = (
+        "import sys, json\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        f"bag = DagBag(dag_folder={str(DAGS_FOLDER)!r})\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'great_expectations', 'pandas'})\n"
+        "print(json.dumps({'errors': len(bag.import_errors), 'dags': len(bag.dag_ids), 'heavy': heavy}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result == {"errors": 0, "dags": len(DAG_IDS), "heavy": []}
