@@ -200,3 +200,19 @@ def test_lost_responses_create_each_customer_exactly_once(run_dag, sandbox, ware
     assert inspect["creations_per_account"] == {"ok-1@customers.example": 1, "ok-2@customers.example": 1}
     assert inspect["posts_after_creation"] == {}
     assert inspect["posts_per_account"] == {"ok-1@customers.example": 1, "ok-2@customers.example": 1}
+
+
+def test_no_secret_reaches_the_logs_or_xcom(run_dag, sandbox, warehouse, capfd):
+    sandbox.script("ok-1@customers.example", [{"http_status": 500}, {"lost": "500"}])
+    warehouse.add_customers(MIX)
+
+    run = run_dag()
+
+    output = "\n".join(capfd.readouterr())
+    assert "Customer OK-1 (Org OK-1): attempt 1 of 5" in output  # the logs were captured
+    secrets = [c["password"] for c in MIX] + ["sandbox-secret"] + sandbox.inspect()["tokens_issued"]
+    assert sandbox.inspect()["tokens_issued"], "the run should have used a token"
+    leaked = [s for s in secrets if s in output]
+    assert leaked == [], "secrets in the task logs"
+    values = "\n".join(xcom_values(run.run_id))
+    assert [s for s in secrets if s in values] == []
