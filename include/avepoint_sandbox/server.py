@@ -344,11 +344,16 @@ class SandboxServer:
         self._port: int | None = None
 
     def start(self) -> SandboxServer:
-        """Bind and serve in a background daemon thread; returns self."""
+        """Bind and serve in a background daemon thread; returns self.
+
+        Started again after :meth:`stop`, it binds the same port and keeps its state,
+        which is how tests stage an outage.
+        """
         if self._httpd is not None:
             return self
         server_class = _HTTPServerV6 if ":" in self.config.host else _HTTPServer
-        self._httpd = server_class((self.config.host, self.config.port), self)
+        port = self._port if self._port is not None else self.config.port
+        self._httpd = server_class((self.config.host, port), self)
         self._port = int(self._httpd.server_address[1])
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,

@@ -374,7 +374,8 @@ class AvePointHook(BaseHook):
         for attempt in self._retrying():
             with attempt:
                 if may_exist:
-                    found = self.find_customer_by_account(registration_account)
+                    # One request per page: this loop already retries, so the lookup must not.
+                    found = self._find(registration_account, self._list_page_once)
                     if found is not None:
                         return OnboardResponse(
                             api_status=None,
@@ -411,10 +412,30 @@ class AvePointHook(BaseHook):
         """Yield the partner's customers, fetching pages of at most 100 lazily."""
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        return self._customers(self._list_page, page_size, customer_ids)
+
+    def find_customer_by_account(self, account: str) -> dict[str, Any] | None:
+        """The partner's customer whose ``ownerEmail`` is ``account`` (case-insensitive), or None.
+
+        The API has no filter by e-mail, so this pages through the whole list.
+        """
+        return self._find(account, self._list_page)
+
+    def _find(self, account: str, fetch_page: Any) -> dict[str, Any] | None:
+        wanted = account.strip().casefold()
+        for customer in self._customers(fetch_page, MAX_PAGE_SIZE, None):
+            if str(customer.get("ownerEmail") or "").strip().casefold() == wanted:
+                return customer
+        return None
+
+    @staticmethod
+    def _customers(
+        fetch_page: Any, page_size: int, customer_ids: Sequence[str] | None
+    ) -> Iterator[dict[str, Any]]:
         body = {"customerIds": list(customer_ids)} if customer_ids else {}
         page_index, seen = 1, 0
         while True:
-            page = self._list_page(page_index, page_size, body)
+            page = fetch_page(page_index, page_size, body)
             items = page.get("data")
             if not isinstance(items, list):
                 raise AvePointMalformedResponseError(
@@ -428,28 +449,22 @@ class AvePointHook(BaseHook):
             page_index += 1
 
     def _list_page(self, page_index: int, page_size: int, body: dict[str, Any]) -> dict[str, Any]:
+        """One page of the customer list, retried per the policy."""
         for attempt in self._retrying():
             with attempt:
-                data, _ = self._call(
-                    "POST",
-                    LIST_PATH,
-                    params={"pageIndex": page_index, "pageSize": page_size},
-                    json=body,
-                    ambiguous_on_failure=False,
-                )
-                return data
+                return self._list_page_once(page_index, page_size, body)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
-    def find_customer_by_account(self, account: str) -> dict[str, Any] | None:
-        """The partner's customer whose ``ownerEmail`` is ``account`` (case-insensitive), or None.
-
-        The API has no filter by e-mail, so this pages through the whole list.
-        """
-        wanted = account.strip().casefold()
-        for customer in self.list_customers():
-            if str(customer.get("ownerEmail") or "").strip().casefold() == wanted:
-                return customer
-        return None
+    def _list_page_once(self, page_index: int, page_size: int, body: dict[str, Any]) -> dict[str, Any]:
+        """One page, one request: for callers that already run inside a retry loop."""
+        data, _ = self._call(
+            "POST",
+            LIST_PATH,
+            params={"pageIndex": page_index, "pageSize": page_size},
+            json=body,
+            ambiguous_on_failure=False,
+        )
+        return data
 
     def test_connection(self) -> tuple[bool, str]:
         """Get a token and list one customer: proves URL, credentials and scope."""

@@ -1,0 +1,222 @@
+"""A real Airflow 3 deployment on this machine, for the deployment tests and the benchmarks.
+
+API server, scheduler (LocalExecutor) and dag-processor run as separate processes, each in its own
+process group, against a PostgreSQL metadata database; connections and variables come from
+``AIRFLOW_CONN_*``/``AIRFLOW_VAR_*``. Tests drive it as an operator would: the REST API and the
+``airflow`` CLI. :meth:`Deployment.stop` kills every process group, even after a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+TERMINAL_STATES = {"success", "failed"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Deployment:
+    """One Airflow deployment rooted at ``home`` (AIRFLOW_HOME, logs)."""
+
+    home: Path
+    metadata_url: str
+    connections: dict[str, dict[str, Any]]
+    variables: dict[str, Any] = field(default_factory=dict)
+    pools: dict[str, int] = field(default_factory=lambda: {"avepoint_api": 4})
+    parallelism: int = 8
+    extra_env: dict[str, str] = field(default_factory=dict)
+    api_port: int = field(default_factory=free_port)
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    _token: str | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_"))}
+        env |= {
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_url,
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.api_port),
+            "AIRFLOW__API__BASE_URL": self.api_url,
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API_AUTH__JWT_SECRET": self._jwt_secret,
+            # Runs start only when a test (or backfill) asks: no surprise scheduled run mid-test.
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "PYTHONPATH": str(ROOT),
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "GX_ANALYTICS_ENABLED": "False",
+        }
+        env |= {f"AIRFLOW_CONN_{cid.upper()}": json.dumps(fields) for cid, fields in self.connections.items()}
+        env |= {
+            f"AIRFLOW_VAR_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
+            for name, value in self.variables.items()
+        }
+        return env | self.extra_env
+
+    @property
+    def _jwt_secret(self) -> str:
+        secret_file = self.home / ".jwt_secret"
+        if not secret_file.exists():
+            secret_file.write_text(secrets.token_urlsafe(32))
+        return secret_file.read_text()
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def start(self, timeout: float = 240) -> Deployment:
+        """Migrate the metadata database, create pools, start the components, wait until healthy."""
+        (self.home / "logs").mkdir(parents=True, exist_ok=True)
+        self.airflow("db", "migrate", timeout=300)
+        for name, slots in self.pools.items():
+            self.airflow("pools", "set", name, str(slots), f"{name} (test deployment)")
+        for component in ("api-server", "scheduler", "dag-processor"):
+            self.start_component(component)
+        self.wait_until(self._healthy, timeout, "the deployment to become healthy")
+        return self
+
+    def start_component(self, component: str) -> None:
+        log = (self.home / "logs" / f"{component}.log").open("ab")
+        self.processes[component] = subprocess.Popen(
+            [str(BIN / "airflow"), component],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=self.home,
+        )
+
+    def stop(self) -> None:
+        """Kill every component's process group (their workers and task processes with them)."""
+        for process in self.processes.values():
+            _kill_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                pass
+            _kill_group(process, signal.SIGKILL)
+        self.processes.clear()
+
+    def _healthy(self) -> bool:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}; see {self.home}/logs/{name}.log")
+        try:
+            health = requests.get(f"{self.api_url}/api/v2/monitor/health", timeout=5).json()
+        except (requests.RequestException, ValueError):
+            return False
+        return all(health.get(c, {}).get("status") == "healthy" for c in ("metadatabase", "scheduler", "dag_processor"))
+
+    # -- driving it -------------------------------------------------------------------------------
+
+    def airflow(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
+        """Run the ``airflow`` CLI against this deployment."""
+        result = subprocess.run(
+            [str(BIN / "airflow"), *args], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+        if check and result.returncode != 0:
+            raise RuntimeError(f"airflow {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+        return result
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Call the public REST API (``/api/v2`` + path) and return its JSON."""
+        for _ in range(2):
+            if self._token is None:
+                self._token = requests.get(f"{self.api_url}/auth/token", timeout=10).json()["access_token"]
+            response = requests.request(
+                method,
+                f"{self.api_url}/api/v2{path}",
+                headers={"Authorization": f"Bearer {self._token}"},
+                timeout=30,
+                **kwargs,
+            )
+            if response.status_code != 401:
+                break
+            self._token = None
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def wait_until(self, condition, timeout: float, what: str, interval: float = 1.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = condition()
+            if value:
+                return value
+            time.sleep(interval)
+        raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 120) -> None:
+        def parsed() -> bool:
+            try:
+                self.api("GET", f"/dags/{dag_id}")
+            except requests.HTTPError:
+                return False
+            return True
+
+        self.wait_until(parsed, timeout, f"DAG {dag_id} to be parsed")
+        self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+
+    def trigger(self, dag_id: str, conf: dict | None = None, logical_date: str | None = None) -> str:
+        run = self.api("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": logical_date, "conf": conf or {}})
+        return run["dag_run_id"]
+
+    def run(self, dag_id: str, run_id: str) -> dict:
+        return self.api("GET", f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}")
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 300) -> str:
+        def finished() -> str | None:
+            state = self.run(dag_id, run_id)["state"]
+            return state if state in TERMINAL_STATES else None
+
+        return self.wait_until(finished, timeout, f"run {run_id} to finish", interval=2)
+
+    def runs(self, dag_id: str) -> list[dict]:
+        return self.api("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100, "order_by": "run_after"})[
+            "dag_runs"
+        ]
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        path = f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances"
+        return self.api("GET", path, params={"limit": 1000})["task_instances"]
+
+    def set_run_state(self, dag_id: str, run_id: str, state: str) -> None:
+        self.api("PATCH", f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}", json={"state": state})
+
+
+def _kill_group(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
