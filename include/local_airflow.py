@@ -68,7 +68,15 @@ def start_sandbox(port: int, state_file: Path) -> subprocess.Popen | None:
         print(f"A sandbox (or something else) already listens on port {port}; using it.")
         return None
     process = subprocess.Popen(
-        [sys.executable, "-m", "include.avepoint_sandbox", "--port", str(port), "--state-file", str(state_file)],
+        [
+            sys.executable,
+            "-m",
+            "include.avepoint_sandbox",
+            "--port",
+            str(port),
+            "--state-file",
+            str(state_file),
+        ],
         cwd=ROOT,
         env=os.environ | {"PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL,
@@ -109,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     sandbox = start_sandbox(args.sandbox_port, ROOT / "var" / "sandbox-state.json")
     try:
         prepare(local_settings(args.sandbox_port, args.api_port), env)
-        print(f"Airflow UI: http://127.0.0.1:{args.api_port} (no login). Ctrl-C stops Airflow and the sandbox.")
+        print(
+            f"Airflow UI: http://127.0.0.1:{args.api_port} (no login). Ctrl-C stops Airflow and the sandbox."
+        )
         standalone = subprocess.Popen([str(BIN / "airflow"), "standalone"], env=env, start_new_session=True)
         try:
             return standalone.wait()

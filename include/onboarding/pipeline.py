@@ -177,6 +177,11 @@ def finish_run(context: Any) -> dict[str, Any]:
             f"The run stopped on a configuration error: {summary.stop_reason}. "
             "Rows it held went back to their previous status."
         )
+    if not claim:
+        raise AirflowFailException(
+            f"{CLAIM_TASK_ID} did not finish, so this run took no customer; see its log "
+            "(an unreachable warehouse or AvePoint fails it before anything is claimed)"
+        )
     if summary.recovered:
         raise AirflowFailException(
             f"{summary.recovered} onboarding task(s) did not record an outcome; "

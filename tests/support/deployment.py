@@ -8,6 +8,7 @@ process group, against a PostgreSQL metadata database; connections and variables
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -122,22 +123,25 @@ class Deployment:
             _kill_group(process, signal.SIGTERM)
         deadline = time.monotonic() + 20
         for process in self.processes.values():
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:
-                pass
             _kill_group(process, signal.SIGKILL)
         self.processes.clear()
 
     def _healthy(self) -> bool:
         for name, process in self.processes.items():
             if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with {process.returncode}; see {self.home}/logs/{name}.log")
+                raise RuntimeError(
+                    f"{name} exited with {process.returncode}; see {self.home}/logs/{name}.log"
+                )
         try:
             health = requests.get(f"{self.api_url}/api/v2/monitor/health", timeout=5).json()
         except (requests.RequestException, ValueError):
             return False
-        return all(health.get(c, {}).get("status") == "healthy" for c in ("metadatabase", "scheduler", "dag_processor"))
+        return all(
+            health.get(c, {}).get("status") == "healthy"
+            for c in ("metadatabase", "scheduler", "dag_processor")
+        )
 
     # -- driving it -------------------------------------------------------------------------------
 
@@ -147,7 +151,9 @@ class Deployment:
             [str(BIN / "airflow"), *args], env=self.env, capture_output=True, text=True, timeout=timeout
         )
         if check and result.returncode != 0:
-            raise RuntimeError(f"airflow {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+            raise RuntimeError(
+                f"airflow {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}"
+            )
         return result
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -189,7 +195,9 @@ class Deployment:
         self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
 
     def trigger(self, dag_id: str, conf: dict | None = None, logical_date: str | None = None) -> str:
-        run = self.api("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": logical_date, "conf": conf or {}})
+        run = self.api(
+            "POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": logical_date, "conf": conf or {}}
+        )
         return run["dag_run_id"]
 
     def run(self, dag_id: str, run_id: str) -> dict:
@@ -216,7 +224,5 @@ class Deployment:
 
 
 def _kill_group(process: subprocess.Popen, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -1,0 +1,170 @@
+"""The deployment under test: a real Airflow (API server, scheduler with LocalExecutor, dag-processor)
+on a fresh PostgreSQL metadata database, a PostgreSQL warehouse behind a cuttable proxy, and the
+sandbox as AvePoint with certificate auth. One per session; torn down even when a test fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from avepoint_provider.warehouse import CustomerWarehouse
+from include.avepoint_sandbox import SandboxConfig, SandboxControl, SandboxServer
+from include.demo.customers import EAST_US
+from tests.support.deployment import Deployment, free_port
+from tests.support.postgres import fresh_postgres_database, postgres_connection, require_postgres
+from tests.support.tcp_proxy import TcpProxy
+
+ROOT = Path(__file__).resolve().parents[2]
+DAG_ID = "avepoint_customer_onboarding"
+CLAIM_TIMEOUT_MINUTES = 0.5
+RETRY_DELAY_SECONDS = 3
+
+
+@dataclass
+class Stack:
+    """Everything a deployment test touches, plus what the secret scan must look for."""
+
+    airflow: Deployment
+    sandbox: SandboxServer
+    control: SandboxControl
+    warehouse: CustomerWarehouse
+    proxy: TcpProxy
+    metadata_url: str
+    private_key: str
+    passwords: list[str] = field(default_factory=list)
+
+    def add(self, customers: list[dict]) -> None:
+        """Load customers as pending and remember their passwords for the secret scan."""
+        self.passwords += [c["password"] for c in customers if c.get("password")]
+        self.warehouse.add_customers(customers)
+
+    def rows(self, prefix: str) -> dict[str, dict]:
+        return {r["customer_key"]: r for r in self.sql_rows(prefix)}
+
+    def sql_rows(self, prefix: str) -> list[dict]:
+        keys = [
+            r[0]
+            for r in self.query(
+                f"SELECT customer_key FROM {self.warehouse.table} WHERE customer_key LIKE %(p)s",
+                {"p": f"{prefix}%"},
+            )
+        ]
+        return self.warehouse.rows(keys)
+
+    def events(self, prefix: str) -> list[dict]:
+        sql = (
+            f"SELECT customer_key, run_id, attempt, outcome, message FROM {self.warehouse.events_table} "
+            "WHERE customer_key LIKE %(p)s ORDER BY event_id"
+        )
+        return [dict(zip(("customer_key", "run_id", "attempt", "outcome", "message"), r, strict=True))
+                for r in self.query(sql, {"p": f"{prefix}%"})]  # fmt: skip
+
+    def query(self, sql: str, params: dict | None = None) -> list[tuple]:
+        conn = self.warehouse.hook.get_conn()
+        try:
+            cursor = conn.cursor()
+            cursor.execute(sql, params or {})
+            rows = [tuple(r) for r in cursor.fetchall()] if cursor.description else []
+            conn.commit()
+            return rows
+        finally:
+            conn.close()
+
+    def run_dag(self, timeout: float = 600, **params) -> tuple[str, str]:
+        run_id = self.airflow.trigger(DAG_ID, conf=params)
+        return run_id, self.airflow.wait_for_run(DAG_ID, run_id, timeout)
+
+
+def customer(key: str, **changes) -> dict:
+    return {
+        "customer_key": key,
+        "first_name": "Dana",
+        "last_name": "Scully",
+        "organization_name": f"Org {key}",
+        "registration_account": f"{key.lower()}@deploy.example",
+        "country_code": "US",
+        "data_center": EAST_US,
+        "password": f"Deploy-{key}-Pw!9",
+        "requested_at": datetime.now(UTC),
+    } | changes
+
+
+@pytest.fixture(scope="session")
+def stack(rsa_private_pem, rsa_public_pem):
+    server_url = require_postgres()
+    home = ROOT / "var" / "deployment-test"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    sandbox = SandboxServer(
+        SandboxConfig(port=free_port(), client_public_key_pem=rsa_public_pem, random_seed=2026)
+    ).start()
+    with (
+        fresh_postgres_database(server_url) as metadata,
+        fresh_postgres_database(server_url) as warehouse_url,
+    ):
+        warehouse_conn = postgres_connection(warehouse_url)
+        proxy = TcpProxy(warehouse_conn["host"], warehouse_conn["port"])
+        airflow = Deployment(
+            home=home,
+            metadata_url=metadata.replace("postgresql://", "postgresql+psycopg://", 1),
+            connections={
+                # Certificate auth, AvePoint's recommended method: the private key is a secret to scan for.
+                "avepoint_default": {
+                    "conn_type": "avepoint",
+                    "host": sandbox.url,
+                    "login": "sandbox-client",
+                    "extra": {
+                        "token_url": sandbox.token_url,
+                        "private_key": rsa_private_pem,
+                        "timeout": 3,
+                        "retry_max_attempts": 4,
+                        "retry_initial_backoff": 0.2,
+                        "retry_max_backoff": 1,
+                        "retry_max_elapsed": 20,
+                        "retry_after_cap": 2,
+                    },
+                },
+                "customer_warehouse": warehouse_conn | {"host": "127.0.0.1", "port": proxy.port},
+            },
+            variables={"avepoint_onboarding": {"claim_timeout_minutes": CLAIM_TIMEOUT_MINUTES}},
+            extra_env={"AVEPOINT_ONBOARDING_RETRY_DELAY_SECONDS": str(RETRY_DELAY_SECONDS)},
+        )
+        airflow.connections["airflow_api"] = {"conn_type": "http", "host": airflow.api_url}
+        # The test process reaches the warehouse directly, never through the proxy.
+        os.environ["AIRFLOW_CONN_CUSTOMER_WAREHOUSE"] = json.dumps(warehouse_conn)
+        store = CustomerWarehouse("customer_warehouse")
+        store.ensure_tables()
+        try:
+            airflow.start()
+            airflow.wait_for_dag(DAG_ID)
+            yield Stack(
+                airflow=airflow,
+                sandbox=sandbox,
+                control=sandbox.control(),
+                warehouse=store,
+                proxy=proxy,
+                metadata_url=metadata,
+                private_key=rsa_private_pem,
+            )
+        finally:
+            airflow.stop()
+            proxy.close()
+            sandbox.stop()
+            os.environ.pop("AIRFLOW_CONN_CUSTOMER_WAREHOUSE", None)
+
+
+@pytest.fixture
+def faults(stack):
+    """Faults set by a test are cleared afterwards, and the sandbox is back up."""
+    yield stack.control
+    if not stack.sandbox.running:
+        stack.sandbox.start()
+    stack.control.clear_faults()
+    stack.control.enable_client()
