@@ -77,15 +77,24 @@ def test_fault_storm_creates_every_customer_exactly_once(stack, faults):
 # -- 2. killed worker -------------------------------------------------------------------------------
 
 
-def _kill_onboarding_task_mid_call(stack, run_id: str) -> None:
-    """SIGKILL the task process of the run's onboarding task while AvePoint is still answering."""
+LATENCY_MS = 2500  # below the connection's 3 s timeout, so lookups still answer
+
+
+def _kill_onboarding_task_mid_call(stack, run_id: str, posts_before: int) -> None:
+    """SIGKILL the run's onboarding task process once its POST has reached AvePoint.
+
+    The sandbox counts a request when it arrives and acts on it after its latency, so the
+    customer gets created after the client is dead: the ambiguous case.
+    """
 
     def running_ti():
         tis = [t for t in stack.airflow.task_instances(DAG_ID, run_id) if t["task_id"] == "onboard_customer"]
         return next((t for t in tis if t["state"] == "running"), None)
 
     ti = stack.airflow.wait_until(running_ti, 120, "the onboarding task to run", interval=0.2)
-    time.sleep(1.5)  # the POST is sent and the sandbox is inside its 4 s latency
+    stack.airflow.wait_until(
+        lambda: stack.control.inspect()["requests"]["onboard"] > posts_before, 30, "the POST", interval=0.1
+    )
     title = f"airflow worker -- {ti['id']}"
     victims = [p for p in psutil.process_iter(["cmdline"]) if title in " ".join(p.info["cmdline"] or [])]
     assert victims, f"no process titled {title!r}"
@@ -95,9 +104,10 @@ def _kill_onboarding_task_mid_call(stack, run_id: str) -> None:
 
 def test_killed_worker_is_retried_without_a_second_post(stack, faults):
     stack.add([customer("KW-A")])
-    faults.set_faults(latency_ms=4000)
+    faults.set_faults(latency_ms=LATENCY_MS)
+    posts_before = stack.control.inspect()["requests"]["onboard"]
     run_id = stack.airflow.trigger(DAG_ID, conf={"customer_keys": ["KW-A"]})
-    _kill_onboarding_task_mid_call(stack, run_id)
+    _kill_onboarding_task_mid_call(stack, run_id, posts_before)
     assert stack.airflow.wait_for_run(DAG_ID, run_id, 300) == "success"
 
     row = stack.rows("KW-A")["KW-A"]
@@ -110,9 +120,10 @@ def test_killed_worker_is_retried_without_a_second_post(stack, faults):
 
 def test_killed_worker_in_a_failed_run_is_taken_back_after_the_claim_timeout(stack, faults):
     stack.add([customer("KW-B")])
-    faults.set_faults(latency_ms=4000)
+    faults.set_faults(latency_ms=LATENCY_MS)
+    posts_before = stack.control.inspect()["requests"]["onboard"]
     run_id = stack.airflow.trigger(DAG_ID, conf={"customer_keys": ["KW-B"]})
-    _kill_onboarding_task_mid_call(stack, run_id)
+    _kill_onboarding_task_mid_call(stack, run_id, posts_before)
     stack.airflow.set_run_state(DAG_ID, run_id, "failed")  # an operator stops the run: nothing finishes it
     faults.clear_faults()
     killed_at = time.monotonic()
@@ -393,6 +404,14 @@ def test_hostile_input_is_invalid_with_exact_reasons_and_valid_rows_are_onboarde
     ] + [customer(f"HV-{n}") for n in range(7)]
     far_future = datetime.now(UTC) + timedelta(days=30)
     bystanders = [customer("BY-FUTURE", requested_at=far_future), customer("BY-DONE")]
+    # The project's DDL has NOT NULL on required columns, so NULLs cannot even be loaded there; a
+    # user's own table (the table name is configurable) may lack those constraints. Drop them to
+    # let NULL rows reach the pipeline, as such a table would.
+    stack.query(
+        f"ALTER TABLE {stack.warehouse.table} "
+        + ", ".join(f"ALTER COLUMN {c} DROP NOT NULL" for c in ("first_name", "last_name", "organization_name",
+                                                                 "registration_account", "country_code", "data_center"))
+    )  # fmt: skip
     stack.add([row for row, _ in hostile] + valid + bystanders)
     stack.query(f"UPDATE {stack.warehouse.table} SET status = 'conflict', status_reason = 'a human is on it' "
                 "WHERE customer_key = 'BY-DONE'")  # fmt: skip
@@ -425,7 +444,7 @@ def test_no_secret_anywhere(stack):
     secrets |= {"sandbox-secret", stack.private_key.strip()}
     secrets |= {line for line in stack.private_key.splitlines() if line and not line.startswith("-----")}
     tokens = stack.control.inspect()["tokens_issued"]
-    assert len(tokens) > 100, "the scenarios should have used many tokens"
+    assert tokens, "the scenarios should have used tokens"
     secrets |= set(tokens)
     secrets = {s for s in secrets if len(s) >= 6}
 
