@@ -50,8 +50,7 @@ import pendulum
 from airflow.sdk import Param, TriggerRule, dag, task
 
 from avepoint_provider.operators.onboard import AvePointOnboardCustomerOperator
-from include.onboarding import pipeline
-from include.onboarding.config import POOL
+from include.onboarding.names import CLAIM_TASK_ID, POOL, VALIDATE_TASK_ID
 
 # Tests and impatient operators may shorten the retry delay; production keeps a minute.
 RETRY_DELAY = timedelta(seconds=float(os.environ.get("AVEPOINT_ONBOARDING_RETRY_DELAY_SECONDS", "60")))
@@ -99,16 +98,23 @@ RETRY_DELAY = timedelta(seconds=float(os.environ.get("AVEPOINT_ONBOARDING_RETRY_
     },
 )
 def avepoint_customer_onboarding():
-    @task(task_id=pipeline.CLAIM_TASK_ID)
+    # The steps' logic is imported when a task runs: parsing this file stays cheap.
+    @task(task_id=CLAIM_TASK_ID)
     def claim_customers(**context) -> dict:
+        from include.onboarding import pipeline
+
         return pipeline.claim_customers(context)
 
-    @task(task_id=pipeline.VALIDATE_TASK_ID)
+    @task(task_id=VALIDATE_TASK_ID)
     def validate_customers(claim: dict, **context) -> list[dict]:
+        from include.onboarding import pipeline
+
         return pipeline.validate_customers(claim, context)
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def finish_run(**context) -> dict:
+        from include.onboarding import pipeline
+
         return pipeline.finish_run(context)
 
     validated = validate_customers(claim_customers())

@@ -11,11 +11,12 @@ from dataclasses import dataclass, fields
 from datetime import timedelta
 from typing import Any
 
+from include.onboarding.names import POOL as POOL  # re-exported: the pool is part of the settings
+
 VARIABLE = "avepoint_onboarding"
 AVEPOINT_CONN_ID = "avepoint_default"
 WAREHOUSE_CONN_ID = "customer_warehouse"
 AIRFLOW_API_CONN_ID = "airflow_api"
-POOL = "avepoint_api"
 
 
 @dataclass(frozen=True)

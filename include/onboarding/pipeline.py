@@ -19,11 +19,9 @@ from include.onboarding.config import (
     WAREHOUSE_CONN_ID,
     OnboardingSettings,
 )
+from include.onboarding.names import CLAIM_TASK_ID, VALIDATE_TASK_ID
 
 log = logging.getLogger(__name__)
-
-CLAIM_TASK_ID = "claim_customers"
-VALIDATE_TASK_ID = "validate_customers"
 
 
 def _warehouse(settings: OnboardingSettings):

@@ -1,4 +1,9 @@
-"""Operator that onboards one customer row of the ``customer_onboarding`` table to AvePoint."""
+"""Operator that onboards one customer row of the ``customer_onboarding`` table to AvePoint.
+
+The DAG file imports this module at parse time, in the scheduler's parse loop and again in every
+task process, so it imports only ``airflow.sdk`` at module level: the hook (``requests``,
+``tenacity``), the warehouse and the lifecycle rules are imported when a task executes.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +14,30 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from avepoint_provider.errors import (
-    AvePointAuthError,
-    AvePointClientError,
-    AvePointConfigError,
-    AvePointError,
-    AvePointTransientError,
-)
-from avepoint_provider.hooks.avepoint import AvePointHook, AvePointNotFoundError, OnboardResponse
-from avepoint_provider.lifecycle import CONFLICT, ONBOARDED, REJECTED, RETRY, decide, final_status
-from avepoint_provider.warehouse import FINAL_STATUSES, CustomerWarehouse
-
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-# Errors that mean the connection is wrong, not the customer: the run stops, rows go back untouched.
-CONFIGURATION_ERRORS = (AvePointAuthError, AvePointConfigError, AvePointNotFoundError)
+    from avepoint_provider.errors import AvePointError
+    from avepoint_provider.hooks.avepoint import AvePointHook, OnboardResponse
+    from avepoint_provider.warehouse import CustomerWarehouse
+
+# AvePointHook.default_conn_name, spelled out so that parsing the DAG does not import the hook.
+DEFAULT_AVEPOINT_CONN_ID = "avepoint_default"
+
+
+def configuration_errors() -> tuple[type[Exception], ...]:
+    """Errors that mean the connection is wrong, not the customer: the run stops, rows go back untouched."""
+    from avepoint_provider.errors import AvePointAuthError, AvePointConfigError
+    from avepoint_provider.hooks.avepoint import AvePointNotFoundError
+
+    return (AvePointAuthError, AvePointConfigError, AvePointNotFoundError)
+
+
+def __getattr__(name: str) -> Any:
+    # ``CONFIGURATION_ERRORS`` stays importable without importing the hook when the module loads.
+    if name == "CONFIGURATION_ERRORS":
+        return configuration_errors()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class AvePointOnboardCustomerOperator(BaseOperator):
@@ -55,7 +68,7 @@ class AvePointOnboardCustomerOperator(BaseOperator):
         *,
         customer_key: str,
         customer_label: str | None = None,
-        avepoint_conn_id: str = AvePointHook.default_conn_name,
+        avepoint_conn_id: str = DEFAULT_AVEPOINT_CONN_ID,
         warehouse_conn_id: str = "customer_warehouse",
         table: str = "customer_onboarding",
         max_attempts: int = 5,
@@ -70,6 +83,11 @@ class AvePointOnboardCustomerOperator(BaseOperator):
         self.max_attempts = max_attempts
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from avepoint_provider.errors import AvePointError
+        from avepoint_provider.hooks.avepoint import AvePointHook
+        from avepoint_provider.lifecycle import REJECTED, final_status
+        from avepoint_provider.warehouse import CustomerWarehouse
+
         run_id = context["run_id"]
         try_number = context["ti"].try_number
         key = str(self.customer_key)
@@ -101,7 +119,7 @@ class AvePointOnboardCustomerOperator(BaseOperator):
             payload = customer_kwargs(row, password=row["password"])
             response = hook.onboard_customer(**payload, check_existing_first=attempt.number > 1)
             outcome, reason, customer_id = self._interpret(hook, response, payload["registration_account"])
-        except CONFIGURATION_ERRORS as exc:
+        except configuration_errors() as exc:
             self._stop_run(store, key, run_id, try_number, exc, hook)
         except ValueError as exc:
             outcome, reason = REJECTED, f"the row cannot be sent: {exc}"
@@ -151,6 +169,8 @@ class AvePointOnboardCustomerOperator(BaseOperator):
         self, hook: AvePointHook, response: OnboardResponse, account: str
     ) -> tuple[str, str, str | None]:
         """Outcome, reason and AvePoint id for a reply, asking the list endpoint where needed."""
+        from avepoint_provider.lifecycle import CONFLICT, ONBOARDED, RETRY, decide
+
         if response.found_by_lookup:
             return (
                 ONBOARDED,
@@ -182,6 +202,8 @@ class AvePointOnboardCustomerOperator(BaseOperator):
 
     def _already_settled(self, store: CustomerWarehouse, key: str, run_id: str) -> dict[str, Any]:
         """An earlier try of this task already recorded the outcome, or another run holds the row."""
+        from avepoint_provider.warehouse import FINAL_STATUSES
+
         state = store.row_state(key)
         if state is None:
             raise AirflowFailException(f"Customer {key}: no such row in {self.table}")
@@ -232,6 +254,9 @@ class AvePointOnboardCustomerOperator(BaseOperator):
 
 def _error_outcome(error: AvePointError) -> tuple[str, str]:
     """Outcome and reason for an error that is the customer's or AvePoint's, not the connection's."""
+    from avepoint_provider.errors import AvePointClientError, AvePointTransientError
+    from avepoint_provider.lifecycle import REJECTED, RETRY
+
     if isinstance(error, AvePointClientError):
         return REJECTED, f"AvePoint refused the request: {error}"
     if isinstance(error, AvePointTransientError):
