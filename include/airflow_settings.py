@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,16 +67,39 @@ def environment(settings: AirflowSettings) -> dict[str, str]:
     return env
 
 
-def load_into_airflow(settings: AirflowSettings, airflow: str = "airflow") -> None:
-    """Create or replace each connection, pool and variable in the metadata database."""
+def load_into_airflow(
+    settings: AirflowSettings, airflow: str = "airflow", env: dict[str, str] | None = None
+) -> None:
+    """Create or replace each connection, pool and variable in the metadata database.
+
+    ``env`` is the environment of the ``airflow`` commands (default: this process's), so
+    its ``AIRFLOW_HOME`` picks the metadata database. One ``import`` command per kind (each
+    ``airflow`` call costs seconds of start-up); the files live in ``AIRFLOW_HOME`` only
+    while they are read, as they hold the connections' secrets.
+    """
+    env = dict(os.environ if env is None else env)
+    home = Path(env.get("AIRFLOW_HOME") or ROOT / "var")
+    home.mkdir(parents=True, exist_ok=True)
 
     def run(*args: str) -> None:
-        subprocess.run([airflow, *args], check=True, stdout=subprocess.DEVNULL, env=os.environ.copy())
+        subprocess.run([airflow, *args], check=True, stdout=subprocess.DEVNULL, env=env)
 
-    for conn_id, fields in settings.connections.items():
-        subprocess.run([airflow, "connections", "delete", conn_id], capture_output=True, check=False)
-        run("connections", "add", conn_id, "--conn-json", json.dumps(fields))
-    for pool in settings.pools:
-        run("pools", "set", pool["name"], str(pool["slots"]), pool["description"])
-    for name, value in settings.variables.items():
-        run("variables", "set", name, value)
+    with tempfile.TemporaryDirectory(dir=home, prefix=".settings-import-") as folder:
+        files = Path(folder)
+        if settings.connections:
+            connections = {
+                conn_id: {k: v for k, v in fields.items() if k != "extra"}
+                | ({"extra_dejson": fields["extra"]} if fields.get("extra") else {})
+                for conn_id, fields in settings.connections.items()
+            }
+            (files / "connections.json").write_text(json.dumps(connections))
+            run("connections", "import", "--overwrite", str(files / "connections.json"))
+        if settings.pools:
+            pools = {
+                p["name"]: {"slots": p["slots"], "description": p["description"]} for p in settings.pools
+            }
+            (files / "pools.json").write_text(json.dumps(pools))
+            run("pools", "import", str(files / "pools.json"))
+        if settings.variables:
+            (files / "variables.json").write_text(json.dumps(settings.variables))
+            run("variables", "import", "--action-on-existing-key", "overwrite", str(files / "variables.json"))

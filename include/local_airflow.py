@@ -10,6 +10,7 @@ stops Airflow and the sandbox.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -23,13 +24,18 @@ from include.airflow_settings import ROOT, AirflowSettings, environment, load, l
 BIN = Path(sys.executable).parent
 
 
-def local_settings(sandbox_port: int, api_port: int) -> AirflowSettings:
-    """``airflow_settings.yaml`` with the sandbox and API server ports of this run."""
+def local_settings(sandbox_port: int, api_port: int, warehouse: Path | None = None) -> AirflowSettings:
+    """``airflow_settings.yaml`` with the sandbox and API server ports of this run.
+
+    ``warehouse`` replaces the embedded SQLite warehouse file (the tests use their own).
+    """
     settings = load()
     api = settings.connections["avepoint_default"]
     api["host"] = f"http://127.0.0.1:{sandbox_port}"
     api["extra"] = api.get("extra", {}) | {"token_url": f"http://127.0.0.1:{sandbox_port}/connect/token"}
     settings.connections["airflow_api"]["host"] = f"http://127.0.0.1:{api_port}"
+    if warehouse is not None:
+        settings.connections["customer_warehouse"]["host"] = str(warehouse)
     return settings
 
 
@@ -92,18 +98,63 @@ def prepare(settings: AirflowSettings, env: dict[str, str]) -> None:
     """Metadata database, settings and warehouse, ready for ``airflow standalone``."""
     airflow = str(BIN / "airflow")
     subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
-    load_into_airflow(settings, airflow)
+    load_into_airflow(settings, airflow, env=env)
 
-    os.environ.update(environment(settings))
     from avepoint_provider.warehouse import CustomerWarehouse
     from include.demo.customers import demo_customers
     from include.onboarding.config import VARIABLE, WAREHOUSE_CONN_ID, OnboardingSettings
 
     table = OnboardingSettings.from_mapping(json.loads(settings.variables.get(VARIABLE) or "{}")).table
-    warehouse = CustomerWarehouse(WAREHOUSE_CONN_ID, table)
-    warehouse.ensure_tables()
-    added = warehouse.add_customers(demo_customers())
+    with _environment(environment(settings)):
+        warehouse = CustomerWarehouse(WAREHOUSE_CONN_ID, table)
+        warehouse.ensure_tables()
+        added = warehouse.add_customers(demo_customers())
     print(f"Warehouse table {table}: {added} demo customer(s) added as pending")
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    """These environment variables in this process for the block only (callers may be test sessions)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def start_standalone(env: dict[str, str], output: Path | None = None) -> subprocess.Popen:
+    """``airflow standalone`` in its own process group (its components outlive a killed parent).
+
+    ``output`` collects its console output (default: this terminal).
+    """
+    stdout = output.open("ab") if output is not None else None
+    try:
+        return subprocess.Popen(
+            [str(BIN / "airflow"), "standalone"],
+            env=env,
+            stdout=stdout,
+            stderr=subprocess.STDOUT if stdout else None,
+            start_new_session=True,
+        )
+    finally:
+        if stdout is not None:
+            stdout.close()
+
+
+def stop_process_group(process: subprocess.Popen, timeout: float = 60) -> None:
+    """SIGTERM the process's group, then SIGKILL whatever is left after ``timeout`` seconds."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=timeout)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,16 +171,15 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"Airflow UI: http://127.0.0.1:{args.api_port} (no login). Ctrl-C stops Airflow and the sandbox."
         )
-        standalone = subprocess.Popen([str(BIN / "airflow"), "standalone"], env=env, start_new_session=True)
+        standalone = start_standalone(env)
         try:
             return standalone.wait()
         except KeyboardInterrupt:
-            os.killpg(standalone.pid, signal.SIGTERM)
-            standalone.wait(timeout=60)
+            stop_process_group(standalone)
             return 0
     finally:
         if sandbox is not None:
-            os.killpg(sandbox.pid, signal.SIGTERM)
+            stop_process_group(sandbox, timeout=10)
 
 
 if __name__ == "__main__":

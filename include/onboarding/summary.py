@@ -15,6 +15,14 @@ from typing import Any
 
 NOTE_MAX_CHARS = 1000  # DAGRunPatchBody.note max_length in Airflow 3.3
 STATUS_ORDER = ("onboarded", "invalid", "rejected", "conflict", "retry", "failed", "in_progress", "pending")
+# Rows needing a human, most urgent decision first: the note shows at least one of each before more.
+HUMAN_ORDER = ("conflict", "rejected", "failed", "invalid")
+# (rows listed, characters per reason): the note takes the first rendering that fits.
+# Whole reasons beat more rows: every kind of problem is listed anyway, the rest is in the log.
+NOTE_LAYOUTS = (
+    (10, 200), (10, 160), (8, 160), (6, 160), (5, 160), (4, 160), (6, 120), (4, 120),
+    (3, 120), (4, 100), (3, 100), (3, 80), (2, 80), (1, 60), (0, 60),
+)  # fmt: skip
 # Values sit mid-line, so only inline Markdown (emphasis, code, links, HTML, tables) needs escaping.
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 
@@ -47,6 +55,27 @@ def ordered_counts(counts: dict[str, int]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
 
 
+def pick_rows(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The rows to list (at most ``limit``) and the counts per status of those left out.
+
+    Rows are taken one status at a time in turn (conflict, rejected, failed, invalid), so a short
+    list still shows every kind of problem, and they are listed grouped in that order.
+    """
+    rank = {s: i for i, s in enumerate(HUMAN_ORDER)}
+    by_status: dict[str, list[dict[str, Any]]] = {}
+    for row in sorted(rows, key=lambda r: (rank.get(r["status"], len(rank)), str(r["customer_key"]))):
+        by_status.setdefault(row["status"], []).append(row)
+    queues = list(by_status.values())
+    shown: list[dict[str, Any]] = []
+    while len(shown) < limit and any(queues):
+        for queue in queues:
+            if queue and len(shown) < limit:
+                shown.append(queue.pop(0))
+    shown.sort(key=lambda r: (rank.get(r["status"], len(rank)), str(r["customer_key"])))
+    left_out = {status: len(queue) for status, queue in by_status.items() if queue}
+    return shown, left_out
+
+
 @dataclass
 class RunSummary:
     """What one run did. Holds no secrets: keys, organization names, statuses and reasons."""
@@ -71,7 +100,10 @@ class RunSummary:
         return "Done" if self.claimed else "Nothing to onboard"
 
     def render(self, *, limit: int = 10_000, reason_chars: int = 500) -> str:
+        shown, left_out = pick_rows(self.invalid_rows if self.dry_run else self.needing_human, limit)
         text = _template().render(
+            shown=shown,
+            left_out=left_out,
             headline=self.headline,
             dry_run=self.dry_run,
             claimed=self.claimed,
@@ -90,7 +122,7 @@ class RunSummary:
 
     def note(self) -> str:
         """The longest rendering that fits in a DAG run note."""
-        for limit, reason_chars in ((10, 160), (6, 100), (3, 80), (1, 60), (0, 60)):
+        for limit, reason_chars in NOTE_LAYOUTS:
             text = self.render(limit=limit, reason_chars=reason_chars)
             if len(text) <= NOTE_MAX_CHARS:
                 return text

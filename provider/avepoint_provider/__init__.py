@@ -43,7 +43,9 @@ def get_provider_info() -> dict:
                 "conn-fields": {
                     "environment": {
                         "label": "Environment",
-                        "description": "AvePoint cloud; fills in the token URL and Graph URL when those are empty.",
+                        "description": "AvePoint cloud: commercial, gov (US Government), aos2 or fedramp. "
+                        "Fills in the token URL and Graph URL when those are empty, and decides which "
+                        "data centers customers may use.",
                         "schema": {
                             "type": ["string", "null"],
                             "enum": ["commercial", "gov", "aos2", "fedramp"],
@@ -52,12 +54,17 @@ def get_provider_info() -> dict:
                     },
                     "token_url": {
                         "label": "Token URL",
-                        "description": "OAuth token endpoint; empty uses the environment's identity service.",
+                        "description": "OAuth token endpoint, e.g. "
+                        "https://identity.avepointonlineservices.com/connect/token; empty: the "
+                        "environment's identity service. Once saved, Airflow shows *** here (it hides "
+                        "every field whose name contains 'token'); leave *** to keep the saved URL.",
                         "schema": {"type": ["string", "null"], "format": "uri"},
                     },
                     "scope": {
                         "label": "Scope",
-                        "description": "Space-separated scopes to request.",
+                        "description": "Space-separated scopes to request. Onboarding needs "
+                        "elements.customers.readwrite.all; the Test button and the look-ups after an "
+                        "uncertain failure need elements.customers.read.all.",
                         "schema": {
                             "type": ["string", "null"],
                             "default": "elements.customers.readwrite.all elements.customers.read.all",
@@ -65,13 +72,14 @@ def get_provider_info() -> dict:
                     },
                     "timeout": {
                         "label": "Timeout (seconds)",
-                        "description": "Per-request timeout.",
+                        "description": "Seconds to wait for each request to AvePoint (default 30).",
                         "schema": {"type": ["number", "null"], "minimum": 1, "default": 30},
                     },
                     "private_key": {
                         "label": "Private key (PEM)",
                         "description": "Certificate auth, AvePoint's recommended method: the PEM private key "
-                        "of the certificate uploaded to the app registration. Replaces the client secret.",
+                        "of the certificate uploaded to the app registration, used instead of the "
+                        "client secret (leave that empty). A key pasted on one line is re-wrapped.",
                         "schema": {"type": ["string", "null"], "format": "password"},
                     },
                     "private_key_path": {

@@ -20,8 +20,14 @@ from avepoint_provider.errors import AvePointConfigError, AvePointRateLimitedErr
 
 
 def number_from_extra(conn_id: str, extra: dict[str, Any], key: str, default: float) -> float:
-    """Read a positive number from a connection's extras, or raise a clear error."""
-    value = extra.get(key, default)
+    """Read a positive number from a connection's extras, or raise a clear error.
+
+    Missing, ``null`` or blank means the default: the UI's connection form saves a cleared
+    field as ``null``.
+    """
+    value = extra.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        value = default
     try:
         number = float(value)
     except (TypeError, ValueError):

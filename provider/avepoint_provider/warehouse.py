@@ -108,6 +108,7 @@ class _Statements:
 
         base = self.table.split(".")[-1].strip('"')
         sql = self._env.get_template(f"{name}.sql").render(
+            dialect=self.dialect,
             table=self.table,
             events_table=self.events_table,
             index_name=lambda suffix: f'"{base}_{suffix}_idx"',

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from include.demo.customers import EAST_US, US_GOV
+from include.demo.customers import US_GOV
 from tests.conftest import ROOT, avepoint_connection, set_connection
+from tests.support.rows import make_customer
 
 pytestmark = pytest.mark.integration
 
@@ -18,17 +19,7 @@ ALREADY_OURS = "ours@initech.example"
 
 
 def customer(key: str, **changes) -> dict:
-    return {
-        "customer_key": key,
-        "first_name": "Ann",
-        "last_name": "Lee",
-        "organization_name": f"Org {key}",
-        "registration_account": f"{key.lower()}@customers.example",
-        "country_code": "US",
-        "data_center": EAST_US,
-        "password": f"Secret-{key}-Pw1!",
-        "requested_at": datetime.now(UTC) - timedelta(minutes=5),
-    } | changes
+    return make_customer(key, requested_at=datetime.now(UTC) - timedelta(minutes=5), **changes)
 
 
 MIX = [

@@ -16,9 +16,9 @@ import pytest
 
 from avepoint_provider.warehouse import CustomerWarehouse
 from include.avepoint_sandbox import SandboxConfig, SandboxControl, SandboxServer
-from include.demo.customers import EAST_US
 from tests.support.deployment import Deployment, free_port
 from tests.support.postgres import fresh_postgres_database, postgres_connection, require_postgres
+from tests.support.rows import make_customer, run_sql
 from tests.support.tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +52,7 @@ class Stack:
         keys = [
             r[0]
             for r in self.query(
-                f"SELECT customer_key FROM {self.warehouse.table} WHERE customer_key LIKE %(p)s",
+                f"SELECT customer_key FROM {self.warehouse.table} WHERE customer_key LIKE :p",
                 {"p": f"{prefix}%"},
             )
         ]
@@ -61,21 +61,13 @@ class Stack:
     def events(self, prefix: str) -> list[dict]:
         sql = (
             f"SELECT customer_key, run_id, attempt, outcome, message FROM {self.warehouse.events_table} "
-            "WHERE customer_key LIKE %(p)s ORDER BY event_id"
+            "WHERE customer_key LIKE :p ORDER BY event_id"
         )
         return [dict(zip(("customer_key", "run_id", "attempt", "outcome", "message"), r, strict=True))
                 for r in self.query(sql, {"p": f"{prefix}%"})]  # fmt: skip
 
     def query(self, sql: str, params: dict | None = None) -> list[tuple]:
-        conn = self.warehouse.hook.get_conn()
-        try:
-            cursor = conn.cursor()
-            cursor.execute(sql, params or {})
-            rows = [tuple(r) for r in cursor.fetchall()] if cursor.description else []
-            conn.commit()
-            return rows
-        finally:
-            conn.close()
+        return run_sql(self.warehouse, sql, params)
 
     def run_dag(self, timeout: float = 600, **params) -> tuple[str, str]:
         run_id = self.airflow.trigger(DAG_ID, conf=params)
@@ -83,17 +75,7 @@ class Stack:
 
 
 def customer(key: str, **changes) -> dict:
-    return {
-        "customer_key": key,
-        "first_name": "Dana",
-        "last_name": "Scully",
-        "organization_name": f"Org {key}",
-        "registration_account": f"{key.lower()}@deploy.example",
-        "country_code": "US",
-        "data_center": EAST_US,
-        "password": f"Deploy-{key}-Pw!9",
-        "requested_at": datetime.now(UTC),
-    } | changes
+    return make_customer(key, domain="deploy.example", **{"requested_at": datetime.now(UTC)} | changes)
 
 
 @pytest.fixture(scope="session")

@@ -102,12 +102,18 @@ def _kill_onboarding_task_mid_call(stack, run_id: str, posts_before: int) -> Non
         os.kill(process.pid, signal.SIGKILL)
 
 
-def test_killed_worker_is_retried_without_a_second_post(stack, faults):
-    stack.add([customer("KW-A")])
+def _run_and_kill(stack, faults, key: str) -> str:
+    """Start a run for one customer and kill its onboarding task mid-call; returns the run id."""
+    stack.add([customer(key)])
     faults.set_faults(latency_ms=LATENCY_MS)
     posts_before = stack.control.inspect()["requests"]["onboard"]
-    run_id = stack.airflow.trigger(DAG_ID, conf={"customer_keys": ["KW-A"]})
+    run_id = stack.airflow.trigger(DAG_ID, conf={"customer_keys": [key]})
     _kill_onboarding_task_mid_call(stack, run_id, posts_before)
+    return run_id
+
+
+def test_killed_worker_is_retried_without_a_second_post(stack, faults):
+    run_id = _run_and_kill(stack, faults, "KW-A")
     assert stack.airflow.wait_for_run(DAG_ID, run_id, 300) == "success"
 
     row = stack.rows("KW-A")["KW-A"]
@@ -119,11 +125,7 @@ def test_killed_worker_is_retried_without_a_second_post(stack, faults):
 
 
 def test_killed_worker_in_a_failed_run_is_taken_back_after_the_claim_timeout(stack, faults):
-    stack.add([customer("KW-B")])
-    faults.set_faults(latency_ms=LATENCY_MS)
-    posts_before = stack.control.inspect()["requests"]["onboard"]
-    run_id = stack.airflow.trigger(DAG_ID, conf={"customer_keys": ["KW-B"]})
-    _kill_onboarding_task_mid_call(stack, run_id, posts_before)
+    run_id = _run_and_kill(stack, faults, "KW-B")
     stack.airflow.set_run_state(DAG_ID, run_id, "failed")  # an operator stops the run: nothing finishes it
     faults.clear_faults()
     killed_at = time.monotonic()
@@ -430,7 +432,7 @@ def test_hostile_input_is_invalid_with_exact_reasons_and_valid_rows_are_onboarde
     assert stored["hv-rtl@deploy.example"]["organization"] == "شركة 🚀 בע״מ"
     assert stored["hv-sql@deploy.example"]["organization"] == INJECTION.strip("; ")
     assert stack.rows("BY-") == bystanders_before
-    count = stack.query(f"SELECT COUNT(*) FROM {stack.warehouse.table} WHERE customer_key LIKE 'HX-%%'")[0][0]
+    count = stack.query(f"SELECT COUNT(*) FROM {stack.warehouse.table} WHERE customer_key LIKE 'HX-%'")[0][0]
     assert count == len(hostile)  # the table survived every injection attempt
 
 

@@ -4,55 +4,31 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import re
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from avepoint_provider.warehouse import CustomerWarehouse, quote_table_name
-from include.demo.customers import EAST_US
+from tests.support.rows import make_customer, run_sql
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
 
-def customer(key: str, **changes) -> dict:
-    return {
-        "customer_key": key,
-        "first_name": "Ann",
-        "last_name": "Lee",
-        "organization_name": f"Org {key}",
-        "registration_account": f"{key.lower()}@x.example",
-        "country_code": "US",
-        "data_center": EAST_US,
-        "password": f"Pw-{key}-secret",
-    } | changes
-
-
 def load(store: CustomerWarehouse, *keys: str, at: datetime = T0) -> None:
-    store.add_customers([customer(k, requested_at=at + timedelta(minutes=i)) for i, k in enumerate(keys)])
+    store.add_customers(
+        [
+            make_customer(k, domain="x.example", requested_at=at + timedelta(minutes=i))
+            for i, k in enumerate(keys)
+        ]
+    )
 
 
 def claim(store: CustomerWarehouse, run_id: str = "run-1", end: datetime = T0 + HOUR, **kwargs) -> list[str]:
     kwargs.setdefault("limit", 100)
     kwargs.setdefault("claim_timeout", HOUR)
     return store.claim(run_id=run_id, interval_end=end, **kwargs)
-
-
-def execute(store: CustomerWarehouse, sql: str, params: dict | None = None) -> list[tuple]:
-    """Run raw SQL (``:name`` binds) on the warehouse, committed."""
-    if store.dialect == "postgresql":
-        sql = re.sub(r":(\w+)", r"%(\1)s", sql)
-    conn = store.hook.get_conn()
-    try:
-        cursor = conn.cursor()
-        cursor.execute(sql, params or {})
-        rows = [tuple(r) for r in cursor.fetchall()] if cursor.description else []
-        conn.commit()
-        return rows
-    finally:
-        conn.close()
 
 
 def statuses(store: CustomerWarehouse, *keys: str) -> dict[str, str]:
@@ -77,12 +53,12 @@ def test_claim_skips_final_and_fresh_in_progress_rows_but_takes_stale_ones(wareh
     load(warehouse, "P", "R", "DONE", "FRESH", "STALE")
     claim(warehouse, run_id="old", keys=["STALE"])
     claim(warehouse, run_id="other", keys=["FRESH"])
-    execute(warehouse, f"UPDATE {warehouse.table} SET status = 'retry' WHERE customer_key = 'R'")
+    run_sql(warehouse, f"UPDATE {warehouse.table} SET status = 'retry' WHERE customer_key = 'R'")
     claim(warehouse, run_id="done", keys=["DONE"])
     warehouse.record_outcome("DONE", "done", status="onboarded", reason="ok", attempt=1, try_number=1)
     # Make STALE's claim older than the claim timeout.
     stale_at = warehouse._timestamp(datetime.now(UTC) - 2 * HOUR)
-    execute(
+    run_sql(
         warehouse,
         f"UPDATE {warehouse.table} SET claimed_at = :t WHERE customer_key = 'STALE'",
         {"t": stale_at},
@@ -104,7 +80,7 @@ def test_attempt_is_counted_before_sending_and_only_while_held(warehouse):
     load(warehouse, "A")
     claim(warehouse)
     attempt = warehouse.begin_attempt("A", "run-1")
-    assert attempt.number == 1 and attempt.row["password"] == "Pw-A-secret"
+    assert attempt.number == 1 and attempt.row["password"] == "Secret-A-Pw1!"
     assert warehouse.begin_attempt("A", "someone-else") is None
     assert warehouse.row_state("A")["attempts"] == 1
 
@@ -127,12 +103,12 @@ def test_onboarded_outcome_erases_the_password_and_writes_an_event(warehouse):
     warehouse.record_outcome(
         "B", "run-1", status="retry", reason="503", attempt=1, try_number=1, http_status=503
     )
-    passwords = dict(execute(warehouse, f"SELECT customer_key, password FROM {warehouse.table}"))
-    events = execute(
+    passwords = dict(run_sql(warehouse, f"SELECT customer_key, password FROM {warehouse.table}"))
+    events = run_sql(
         warehouse,
         f"SELECT customer_key, outcome, http_status, api_status, attempt FROM {warehouse.events_table} ORDER BY event_id",
     )
-    assert passwords == {"A": None, "B": "Pw-B-secret"}
+    assert passwords == {"A": None, "B": "Secret-B-Pw1!"}
     assert events == [("A", "onboarded", None, 1, 1), ("B", "retry", 503, None, 1)]
     state = warehouse.row_state("A")
     assert (state["status"], state["avepoint_customer_id"], state["api_status"]) == ("onboarded", "id-1", 1)
@@ -143,7 +119,7 @@ def test_onboarded_outcome_erases_the_password_and_writes_an_event(warehouse):
 
 def test_release_restores_the_previous_status(warehouse):
     load(warehouse, "P", "R")
-    execute(
+    run_sql(
         warehouse, f"UPDATE {warehouse.table} SET status = 'retry', attempts = 2 WHERE customer_key = 'R'"
     )
     claim(warehouse)
@@ -160,7 +136,7 @@ def test_recover_unfinished_sets_retry_or_failed_past_max_attempts(warehouse):
     load(warehouse, "A", "B", "C")
     claim(warehouse)
     warehouse.begin_attempt("A", "run-1")
-    execute(warehouse, f"UPDATE {warehouse.table} SET attempts = 5 WHERE customer_key = 'B'")
+    run_sql(warehouse, f"UPDATE {warehouse.table} SET attempts = 5 WHERE customer_key = 'B'")
     warehouse.record_outcome("C", "run-1", status="onboarded", reason="ok", attempt=1, try_number=1)
     recovered = warehouse.recover_unfinished("run-1", reason="task died", max_attempts=5)
     assert {r["customer_key"]: r["status"] for r in recovered} == {"A": "retry", "B": "failed"}
@@ -179,11 +155,17 @@ def test_invalid_rows_and_onboarded_accounts(warehouse):
 
 
 def test_password_profiles_never_return_the_password(warehouse):
-    warehouse.add_customers([customer("A"), customer("B", password="   "), customer("C", password=None)])
+    warehouse.add_customers(
+        [
+            make_customer("A"),
+            make_customer("B", password="   "),
+            make_customer("C", password=None),
+        ]
+    )
     profiles = warehouse.password_profiles(["A", "B", "C"])
-    assert not any("secret" in str(v) for v in profiles.values())
+    assert not any("Secret" in str(v) for v in profiles.values())
     assert (profiles["A"]["password_length"], bool(profiles["A"]["password_missing"])) == (
-        len("Pw-A-secret"),
+        len("Secret-A-Pw1!"),
         False,
     )
     assert profiles["B"]["password_trimmed_length"] == 0

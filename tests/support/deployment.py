@@ -46,6 +46,8 @@ class Deployment:
     pools: dict[str, int] = field(default_factory=lambda: {"avepoint_api": 4})
     parallelism: int = 8
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The benchmarks point this at a temporary folder holding the DAG file and its no-op twin.
+    dags_folder: Path = ROOT / "dags"
     api_port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     _token: str | None = None
@@ -63,7 +65,7 @@ class Deployment:
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",

@@ -104,7 +104,11 @@ class AvePointOnboardCustomerOperator(BaseOperator):
             return self._already_settled(store, key, run_id)
         row = attempt.row
         self.log.info(
-            "Customer %s (%s): attempt %d of %d", key, row["organization_name"], attempt.number, max_attempts
+            "Customer %s (%s): attempt %d of %d, sending the onboarding request to AvePoint",
+            key,
+            row["organization_name"],
+            attempt.number,
+            max_attempts,
         )
         if attempt.number > 1:
             self.log.info(
@@ -152,7 +156,7 @@ class AvePointOnboardCustomerOperator(BaseOperator):
                 f"Customer {key}: run {run_id} lost its claim on the row while sending it; "
                 f"the outcome ({status}) is in the events table"
             )
-        self.log.info("Customer %s: %s. %s", key, status, reason)
+        self.log.info("Outcome for customer %s: %s — %s", key, status, reason)
         return {
             "customer_key": key,
             "outcome": outcome,
@@ -169,7 +173,7 @@ class AvePointOnboardCustomerOperator(BaseOperator):
         self, hook: AvePointHook, response: OnboardResponse, account: str
     ) -> tuple[str, str, str | None]:
         """Outcome, reason and AvePoint id for a reply, asking the list endpoint where needed."""
-        from avepoint_provider.lifecycle import CONFLICT, ONBOARDED, RETRY, decide
+        from avepoint_provider.lifecycle import CONFLICT, ONBOARDED, RETRY, decide, describe
 
         if response.found_by_lookup:
             return (
@@ -179,9 +183,9 @@ class AvePointOnboardCustomerOperator(BaseOperator):
                 response.customer_id,
             )
         self.log.info(
-            "AvePoint answered HTTP %s, status %s (request-id %s)",
+            "AvePoint answered HTTP %s with %s; request-id %s",
             response.http_status,
-            response.api_status,
+            "no status" if response.api_status is None else describe(response.api_status),
             response.request_id or "none",
         )
         decision = decide(response.api_status, response.customer_id)

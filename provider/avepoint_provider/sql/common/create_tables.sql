@@ -1,6 +1,9 @@
--- The contract's tables for PostgreSQL.
+-- The contract's tables. SQLite (the embedded default) keeps timestamps as ISO-8601 UTC text and
+-- booleans as 0/1; PostgreSQL uses its own types.
+{% set pg = dialect == "postgresql" %}
+{% set timestamp = "TIMESTAMPTZ" if pg else "TEXT" %}
 CREATE TABLE IF NOT EXISTS {{ table }} (
-    customer_key TEXT PRIMARY KEY,
+    customer_key TEXT PRIMARY KEY NOT NULL,
     first_name TEXT NOT NULL,
     last_name TEXT NOT NULL,
     organization_name TEXT NOT NULL,
@@ -10,27 +13,27 @@ CREATE TABLE IF NOT EXISTS {{ table }} (
     data_center TEXT NOT NULL,
     password TEXT,
     tags TEXT,
-    management_mode BOOLEAN,
+    management_mode {{ "BOOLEAN" if pg else "INTEGER" }},
     status TEXT NOT NULL DEFAULT 'pending',
     status_reason TEXT,
     avepoint_customer_id TEXT,
     api_status INTEGER,
     attempts INTEGER NOT NULL DEFAULT 0,
-    requested_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-    updated_at TIMESTAMPTZ,
+    requested_at {{ timestamp }} NOT NULL DEFAULT {{ "now()" if pg else "(strftime('%Y-%m-%d %H:%M:%f+00:00', 'now'))" }},
+    updated_at {{ timestamp }},
     claimed_by TEXT,
-    claimed_at TIMESTAMPTZ,
+    claimed_at {{ timestamp }},
     previous_status TEXT
 );
 CREATE INDEX IF NOT EXISTS {{ index_name('status') }} ON {{ table }} (status, requested_at);
 CREATE INDEX IF NOT EXISTS {{ index_name('claimed_by') }} ON {{ table }} (claimed_by);
 CREATE TABLE IF NOT EXISTS {{ events_table }} (
-    event_id BIGSERIAL PRIMARY KEY,
+    event_id {{ "BIGSERIAL PRIMARY KEY" if pg else "INTEGER PRIMARY KEY AUTOINCREMENT" }},
     customer_key TEXT NOT NULL,
     run_id TEXT,
     try_number INTEGER,
     attempt INTEGER,
-    event_at TIMESTAMPTZ NOT NULL,
+    event_at {{ timestamp }} NOT NULL,
     outcome TEXT NOT NULL,
     http_status INTEGER,
     api_status INTEGER,
