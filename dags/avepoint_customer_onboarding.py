@@ -11,12 +11,12 @@ The run's summary lands in the `finish_run` log and in the run's note.
 **Tasks:** `claim_customers` → `validate_customers` → `onboard_customer` (one per
 customer, labelled *key · organization*) → `finish_run` (always runs).
 
-#### Params (Trigger → Advanced options)
+#### Params (Trigger → Run Parameters)
 | param | meaning |
 | --- | --- |
 | `dry_run` | validate and report what would be sent; no API call, no claim, no status change |
 | `max_customers` | at most this many customers in this run (1–1000, default 500) |
-| `customer_keys` | only these `customer_key`s (one per line), still subject to the status rules |
+| `customer_keys` | only these `customer_key` values (one per line; empty: every waiting row), still subject to the status rules |
 
 A run takes rows in `pending` or `retry` (or `in_progress` claimed more than the
 claim timeout ago) requested before the end of its data interval, oldest first.
@@ -85,14 +85,15 @@ RETRY_DELAY = timedelta(seconds=float(os.environ.get("AVEPOINT_ONBOARDING_RETRY_
             minimum=1,
             maximum=1000,
             title="Max customers",
-            description="Take at most this many customers in this run (1-1000; Airflow maps at most 1024 tasks).",
+            description="Take at most this many customers in this run: a whole number from 1 to 1000 "
+            "(Airflow maps at most 1024 tasks). Customers beyond it wait for the next run.",
         ),
         "customer_keys": Param(
             [],
             type="array",
             items={"type": "string"},
             title="Customer keys",
-            description="Only these customer_key values, one per line (empty: all waiting rows). "
+            description="Only these customer_key values, one per line; leave it empty for every waiting row. "
             "Rows must still be pending, retry or a stale in_progress.",
         ),
     },
