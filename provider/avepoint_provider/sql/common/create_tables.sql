@@ -27,6 +27,13 @@ CREATE TABLE IF NOT EXISTS {{ table }} (
 );
 CREATE INDEX IF NOT EXISTS {{ index_name('status') }} ON {{ table }} (status, requested_at);
 CREATE INDEX IF NOT EXISTS {{ index_name('claimed_by') }} ON {{ table }} (claimed_by);
+{% if pg %}
+-- The rows a claim may take, in claim order (see postgresql/claim.sql): a claim reads `limit`
+-- index entries instead of sorting every waiting row, and the index stays small once most rows
+-- are final. SQLite's claim orders by julianday() and could not use it.
+CREATE INDEX IF NOT EXISTS {{ index_name('claimable') }} ON {{ table }} (requested_at, customer_key)
+    WHERE status IN ('pending', 'retry', 'in_progress');
+{% endif %}
 CREATE TABLE IF NOT EXISTS {{ events_table }} (
     event_id {{ "BIGSERIAL PRIMARY KEY" if pg else "INTEGER PRIMARY KEY AUTOINCREMENT" }},
     customer_key TEXT NOT NULL,
