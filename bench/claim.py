@@ -1,0 +1,231 @@
+"""Scenario 7: claiming 500 of 50,000 waiting rows on PostgreSQL.
+
+Two tables with identical contents in one fresh database, both created by
+``CustomerWarehouse.ensure_tables()`` (same columns and indexes) and filled by ``COPY``: the
+project's ``CustomerWarehouse.claim(limit=500)`` runs against one, a hand-written single
+``UPDATE ... WHERE customer_key IN (SELECT ... ORDER BY requested_at LIMIT 500 FOR UPDATE SKIP
+LOCKED) RETURNING customer_key`` against the other. Each side opens its own connection per claim,
+as a task does, and the connection is inside both timed regions. Between repetitions the claimed
+rows go back to ``pending`` and both tables are vacuumed, so every repetition starts from the
+same state. Each repetition asserts that both sides took the same 500 keys.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bench.common import EAST_US, Result, median, postgres_server, spread
+
+CLAIM_TARGET = 1.5
+CONN_ID = "bench_warehouse"
+PROJECT_TABLE = "customer_onboarding"
+BASELINE_TABLE = "customer_onboarding_baseline"
+
+BASELINE_SQL = """
+UPDATE {table}
+SET status = 'in_progress', claimed_by = %(run_id)s, claimed_at = now(), updated_at = now()
+WHERE customer_key IN (
+    SELECT customer_key FROM {table}
+    WHERE status = 'pending'
+    ORDER BY requested_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING customer_key
+"""
+RESET_SQL = """
+UPDATE {table}
+SET status = 'pending', previous_status = NULL, status_reason = NULL, claimed_by = NULL,
+    claimed_at = NULL, updated_at = NULL
+WHERE claimed_by IS NOT NULL
+"""
+_COLUMNS = (
+    "customer_key",
+    "first_name",
+    "last_name",
+    "organization_name",
+    "registration_account",
+    "country_code",
+    "telephone_number",
+    "data_center",
+    "password",
+    "tags",
+    "management_mode",
+    "status",
+    "attempts",
+    "requested_at",
+)
+
+
+def _load(url: str, table: str, rows: int, start: datetime) -> None:
+    """``rows`` pending customers, one second apart from ``start``, by COPY."""
+    import psycopg
+
+    with psycopg.connect(url) as conn, conn.cursor() as cursor:
+        with cursor.copy(f'COPY "{table}" ({", ".join(_COLUMNS)}) FROM STDIN') as copy:
+            for i in range(rows):
+                key = f"C{i:07d}"
+                copy.write_row(
+                    (
+                        key,
+                        "Dana",
+                        "Scully",
+                        f"Org {i}",
+                        f"{key.lower()}@bench.example",
+                        "US",
+                        None,
+                        EAST_US,
+                        f"Bench-{key}-Pw!9",
+                        '["bench"]',
+                        True,
+                        "pending",
+                        0,
+                        start + timedelta(seconds=i),
+                    )
+                )
+        conn.commit()
+
+
+def _vacuum(url: str, *tables: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        for table in tables:
+            conn.execute(f'VACUUM ANALYZE "{table}"')
+
+
+def _reset(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        for table in (PROJECT_TABLE, BASELINE_TABLE):
+            conn.execute(RESET_SQL.format(table=f'"{table}"'))
+        conn.commit()
+    _vacuum(url, PROJECT_TABLE, BASELINE_TABLE)
+
+
+def hand_written_claim(url: str, run_id: str, limit: int) -> list[str]:
+    """The baseline: one statement on a new connection, committed."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            BASELINE_SQL.format(table=f'"{BASELINE_TABLE}"'), {"run_id": run_id, "limit": limit}
+        ).fetchall()
+        conn.commit()
+    return [str(r[0]) for r in rows]
+
+
+def run(*, rows: int, claim: int, repeat: int, enforce: bool) -> list[Result]:
+    from avepoint_provider.warehouse import CustomerWarehouse
+    from tests.support.postgres import fresh_postgres_database, postgres_connection
+
+    server = postgres_server()
+    env_key = f"AIRFLOW_CONN_{CONN_ID.upper()}"
+    with fresh_postgres_database(server) as url:
+        os.environ[env_key] = json.dumps(postgres_connection(url))
+        try:
+            store = CustomerWarehouse(CONN_ID, PROJECT_TABLE)
+            store.ensure_tables()
+            CustomerWarehouse(CONN_ID, BASELINE_TABLE).ensure_tables()
+            start = datetime(2026, 1, 1, tzinfo=UTC)
+            for table in (PROJECT_TABLE, BASELINE_TABLE):
+                _load(url, table, rows, start)
+            _vacuum(url, PROJECT_TABLE, BASELINE_TABLE)
+            interval_end = start + timedelta(days=365)
+            claimed: dict[str, list[str]] = {}
+
+            def project(rep: int) -> float:
+                began = time.perf_counter()
+                keys = store.claim(
+                    run_id=f"bench-{rep}",
+                    interval_end=interval_end,
+                    limit=claim,
+                    claim_timeout=timedelta(hours=1),
+                )
+                seconds = time.perf_counter() - began
+                claimed["project"] = keys
+                return seconds
+
+            def baseline(rep: int) -> float:
+                began = time.perf_counter()
+                claimed["baseline"] = hand_written_claim(url, f"bench-{rep}", claim)
+                return time.perf_counter() - began
+
+            def check_and_reset() -> None:
+                ours, theirs = sorted(claimed.pop("project")), sorted(claimed.pop("baseline"))
+                if len(ours) != claim or ours != theirs:
+                    raise AssertionError(f"the claims differ: {len(ours)} vs {len(theirs)} keys")
+                _reset(url)
+
+            # Warm-up (untimed): imports, the hook, the server's caches; then the timed pairs.
+            project(-1)
+            baseline(-1)
+            check_and_reset()
+            ours: list[float] = []
+            theirs: list[float] = []
+            for rep in range(repeat):
+                # Alternate who goes first, so neither side always finds the server warmer.
+                if rep % 2 == 0:
+                    theirs.append(baseline(rep))
+                    ours.append(project(rep))
+                else:
+                    ours.append(project(rep))
+                    theirs.append(baseline(rep))
+                check_and_reset()
+            plans = _plans(url, store, interval_end, claim)
+        finally:
+            os.environ.pop(env_key, None)
+    result = Result(
+        7,
+        "claiming rows on PostgreSQL: `CustomerWarehouse.claim` vs one hand-written UPDATE ... RETURNING",
+        f"{claim} of {rows:,} rows",
+        median(ours) * 1000,
+        median(theirs) * 1000,
+        "ms",
+        f"<= {CLAIM_TARGET}x",
+        limit=CLAIM_TARGET,
+        notes=[
+            f"{repeat} repetitions, alternating, a new connection inside both timed regions; "
+            f"project {spread(ours, 'ms')}, hand-written {spread(theirs, 'ms')}; both took the same {claim} keys",
+            *plans,
+        ],
+    )
+    return [result.judge(enforce)]
+
+
+def _plans(url: str, store: Any, interval_end: datetime, limit: int) -> list[str]:
+    """Server-side execution time of both statements (EXPLAIN ANALYZE, rolled back)."""
+    import psycopg
+
+    sql, params = store._statements.render(
+        "claim",
+        {
+            "run_id": "explain",
+            "interval_end": interval_end,
+            "stale_before": interval_end - timedelta(hours=1),
+            "now": interval_end,
+            "limit": limit,
+            "keys": [],
+            "preview": False,
+            "reason": "explain",
+        },
+    )
+    notes = []
+    with psycopg.connect(url) as conn:
+        for label, text, values in (
+            ("project", sql, params),
+            (
+                "hand-written",
+                BASELINE_SQL.format(table=f'"{BASELINE_TABLE}"'),
+                {"run_id": "explain", "limit": limit},
+            ),
+        ):
+            plan = conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + text, values).fetchone()[0][0]
+            notes.append(f"{label} statement on the server: {plan['Execution Time']:.1f} ms execution")
+            conn.rollback()
+    return notes

@@ -1,0 +1,203 @@
+"""Scenarios 3 and 4: draining a backlog through a real scheduler, against a no-op twin.
+
+One deployment (``tests.support.deployment``: API server, scheduler with LocalExecutor and
+dag-processor, PostgreSQL metadata) parses a temporary DAG folder holding the real DAG file and
+its no-op twin (``bench.twin``), so both DAGs run on the same scheduler, executor, pool and
+machine. The real DAG onboards freshly loaded customers from a PostgreSQL warehouse through the
+sandbox (its own process); the twin maps the same number of tasks through the same pool and does
+nothing. A run's time is the API's ``end_date - queued_at`` (trigger to finished, server clock),
+so the polling interval does not blur it. Each repetition runs both DAGs, alternating who goes
+first; the first run of each DAG (a few customers) is an untimed warm-up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bench.common import (
+    VAR,
+    Result,
+    customer,
+    median,
+    postgres_server,
+    sandbox_connection,
+    sandbox_process,
+    spread,
+)
+from bench.twin import REAL_DAG_ID, TWIN_DAG_ID, write_dags_folder
+
+POOL = "avepoint_api"
+STARTING_POOL = 4
+DRAIN_TARGET = 1.25
+LATENCY_TARGET = 1.15
+
+
+@dataclass
+class Drain:
+    """What one scenario needs: pool size, sandbox latency, and the measured seconds."""
+
+    pool: int
+    latency_ms: float
+    project: list[float]
+    baseline: list[float]
+
+
+def _seconds(run: dict[str, Any]) -> float:
+    queued = datetime.fromisoformat(run["queued_at"].replace("Z", "+00:00"))
+    ended = datetime.fromisoformat(run["end_date"].replace("Z", "+00:00"))
+    return (ended - queued).total_seconds()
+
+
+class _Bench:
+    """The deployment, the warehouse and the sandbox control, and how to time one run of a DAG."""
+
+    def __init__(self, airflow: Any, store: Any, control: Any) -> None:
+        self.airflow = airflow
+        self.store = store
+        self.control = control
+        self.batch = 0
+        self.pool = STARTING_POOL
+
+    def run_dag(self, dag_id: str, customers: int, timeout: float) -> float:
+        keys: list[str] = []
+        if dag_id == REAL_DAG_ID:
+            self.batch += 1
+            # Requested a minute ago: before the end of the manual run's window.
+            when = datetime.now(UTC) - timedelta(minutes=1)
+            rows = [customer(f"B{self.batch:02d}-{i:04d}", requested_at=when) for i in range(customers)]
+            self.store.add_customers(rows)
+            keys = [r["customer_key"] for r in rows]
+        run_id = self.airflow.trigger(dag_id, conf={"max_customers": customers})
+        state = self.airflow.wait_for_run(dag_id, run_id, timeout=timeout)
+        if state != "success":
+            raise RuntimeError(f"{dag_id} run {run_id} ended {state}; see {self.airflow.home}/logs")
+        if keys:
+            statuses = {str(r["status"]) for r in self.store.rows(keys)}
+            if statuses != {"onboarded"}:
+                raise RuntimeError(f"{dag_id} run {run_id} left rows in {sorted(statuses)}")
+        return _seconds(self.airflow.run(dag_id, run_id))
+
+    def drain(self, *, pool: int, latency_ms: float, customers: int, repeat: int) -> Drain:
+        if pool != self.pool:
+            self.airflow.airflow("pools", "set", POOL, str(pool), "avepoint_api (benchmark)")
+            self.pool = pool
+        self.control.set_faults(latency_ms=latency_ms)
+        timeout = 120 + customers * (2 + latency_ms / 1000)
+        result = Drain(pool, latency_ms, [], [])
+        for rep in range(repeat):
+            order = [(TWIN_DAG_ID, result.baseline), (REAL_DAG_ID, result.project)]
+            for dag_id, times in order if rep % 2 == 0 else order[::-1]:
+                times.append(self.run_dag(dag_id, customers, timeout))
+        return result
+
+
+def run(
+    *,
+    customers: int,
+    repeat: int,
+    enforce: bool,
+    warmup: int = 3,
+    scenarios: frozenset[int] = frozenset({3, 4}),
+) -> list[Result]:
+    """Scenarios 3 (pool 4, 0 ms) and 4 (pool 8, 250 ms) in one deployment; ``scenarios`` picks."""
+    from avepoint_provider.warehouse import CustomerWarehouse
+    from tests.support.deployment import Deployment
+    from tests.support.postgres import fresh_postgres_database, postgres_connection
+
+    server = postgres_server()
+    home = VAR / "deployment"
+    dags = VAR / "deployment-dags"
+    for folder in (home, dags):
+        shutil.rmtree(folder, ignore_errors=True)
+    home.mkdir(parents=True)
+    write_dags_folder(dags)
+    started = time.monotonic()
+    with (
+        sandbox_process() as sandbox,
+        fresh_postgres_database(server) as metadata,
+        fresh_postgres_database(server) as warehouse_url,
+    ):
+        warehouse_conn = postgres_connection(warehouse_url)
+        airflow = Deployment(
+            home=home,
+            metadata_url=metadata.replace("postgresql://", "postgresql+psycopg://", 1),
+            connections={
+                "avepoint_default": sandbox_connection(sandbox),
+                "customer_warehouse": warehouse_conn,
+            },
+            pools={POOL: STARTING_POOL},
+            parallelism=8,
+            dags_folder=dags,
+            # An empty PYTHONDONTWRITEBYTECODE lets Python cache bytecode, as on a real scheduler.
+            extra_env={"AVEPOINT_ONBOARDING_RETRY_DELAY_SECONDS": "5", "PYTHONDONTWRITEBYTECODE": ""},
+        )
+        airflow.connections["airflow_api"] = {"conn_type": "http", "host": airflow.api_url}
+        os.environ["AIRFLOW_CONN_CUSTOMER_WAREHOUSE"] = json.dumps(warehouse_conn)
+        try:
+            store = CustomerWarehouse("customer_warehouse")
+            store.ensure_tables()
+            airflow.start()
+            for dag_id in (REAL_DAG_ID, TWIN_DAG_ID):
+                airflow.wait_for_dag(dag_id)
+            bench = _Bench(airflow, store, sandbox.control())
+            setup = time.monotonic() - started
+            for dag_id in (TWIN_DAG_ID, REAL_DAG_ID) if warmup else ():
+                bench.run_dag(dag_id, warmup, timeout=300)
+            drains = {
+                number: bench.drain(pool=pool, latency_ms=latency, customers=customers, repeat=repeat)
+                for number, pool, latency in ((3, 4, 0), (4, 8, 250))
+                if number in scenarios
+            }
+            duplicates = bench.control.inspect()["posts_after_creation"]
+        finally:
+            airflow.stop()
+            os.environ.pop("AIRFLOW_CONN_CUSTOMER_WAREHOUSE", None)
+    if duplicates:
+        raise RuntimeError(f"the sandbox saw customers created twice: {duplicates}")
+    common = f"deployment start-up {setup:.0f} s and warm-up runs not counted"
+    results = []
+    if 3 in drains:
+        drain = drains[3]
+        results.append(
+            Result(
+                3,
+                "backlog through the real scheduler (LocalExecutor, PostgreSQL metadata), pool 4, sandbox 0 ms",
+                f"{customers} customers",
+                median(drain.project),
+                median(drain.baseline),
+                "s",
+                f"<= {DRAIN_TARGET}x",
+                limit=DRAIN_TARGET,
+                notes=[
+                    f"{repeat} repetitions, alternating; project {spread(drain.project)}, "
+                    f"no-op twin {spread(drain.baseline)}; {common}",
+                ],
+            ).judge(enforce)
+        )
+    if 4 in drains:
+        slow = drains[4]
+        floor = customers * 0.25 / 8
+        results.append(
+            Result(
+                4,
+                "the same, sandbox at 250 ms latency, pool 8",
+                f"{customers} customers",
+                median(slow.project),
+                median(slow.baseline) + floor,
+                "s",
+                f"<= {LATENCY_TARGET}x",
+                limit=LATENCY_TARGET,
+                notes=[
+                    f"baseline = no-op twin with pool 8 (median {median(slow.baseline):.1f} s) + "
+                    f"{customers} x 0.25 s / 8 = {floor:.2f} s; project {spread(slow.project)}, "
+                    f"no-op twin {spread(slow.baseline)}; {common}",
+                ],
+            ).judge(enforce)
+        )
+    return results
