@@ -1,6 +1,6 @@
 """A local Airflow started the way ``make airflow`` does, and Debian's Chromium to drive its UI.
 
-One Airflow per session: its own AIRFLOW_HOME under ``var/browser-test``, free ports for the API
+One Airflow for the browser tests: its own AIRFLOW_HOME under ``var/browser-test``, free ports for the API
 server, the log servers and the sandbox, every user an admin, the connection Test button on, and a
 seeded SQLite warehouse of its own. ``airflow standalone`` runs in its own process group, killed on
 teardown even when a test fails. Screenshots go to ``var/browser-artifacts`` (git-ignored); with
@@ -128,9 +128,13 @@ def _healthy(api_url: str, standalone) -> bool:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def local_airflow() -> Iterator[LocalAirflow]:
-    """``make airflow`` in miniature: sandbox, prepared metadata DB and warehouse, ``airflow standalone``."""
+    """``make airflow`` in miniature: sandbox, prepared metadata DB and warehouse, ``airflow standalone``.
+
+    Scoped to the browser test module rather than the session, so that Airflow is stopped as soon as
+    the browser tests are done instead of taking CPU from every later test of ``make test``.
+    """
     _require_chromium()
     from avepoint_provider.warehouse import CustomerWarehouse
     from include.avepoint_sandbox import SandboxControl
@@ -201,7 +205,7 @@ def local_airflow() -> Iterator[LocalAirflow]:
             stop_process_group(sandbox, timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(local_airflow):
     from playwright.sync_api import sync_playwright
 
