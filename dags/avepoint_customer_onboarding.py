@@ -90,7 +90,7 @@ RETRY_DELAY = timedelta(seconds=float(os.environ.get("AVEPOINT_ONBOARDING_RETRY_
         ),
         "customer_keys": Param(
             [],
-            type="array",
+            type=["array", "null"],
             items={"type": "string"},
             title="Customer keys",
             description="Only these customer_key values, one per line; leave it empty for every waiting row. "

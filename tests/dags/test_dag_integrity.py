@@ -84,7 +84,7 @@ def test_onboarding_params_are_typed_described_and_bounded():
     assert (bounds["minimum"], bounds["maximum"]) == (1, 1000)
     assert params["max_customers"] == 500 < bounds["maximum"] < max_map_length
     keys = params.get_param("customer_keys").schema
-    assert (keys["type"], keys["items"]) == ("array", {"type": "string"})
+    assert (keys["type"], keys["items"]) == (["array", "null"], {"type": "string"})  # empty allowed
 
 
 def test_parsing_imports_neither_great_expectations_nor_pandas():
