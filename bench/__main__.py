@@ -180,6 +180,14 @@ def render(
     for r in results:
         for note in r.notes:
             lines.append(f"- **#{r.number}**: {note}")
+    missed = [r for r in results if r.passed is False]
+    if missed:
+        lines += ["", "## Targets missed", ""]
+        for r in missed:
+            measured = f"{r.ratio:.2f}x" if r.ratio is not None else r.cells()[3]
+            lines.append(
+                f"- **#{r.number}** ({measured}, target {r.target}): {r.explanation or 'see the notes'}"
+            )
     return "\n".join(lines) + "\n"
 
 

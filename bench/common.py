@@ -62,6 +62,8 @@ class Result:
     limit: float | None = None
     passed: bool | None = None
     notes: list[str] = field(default_factory=list)
+    # Why the target is missed, with the numbers; shown only when it is.
+    explanation: str | None = None
 
     @property
     def ratio(self) -> float | None:

@@ -16,8 +16,9 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bench.common import (
@@ -41,18 +42,60 @@ LATENCY_TARGET = 1.15
 
 @dataclass
 class Drain:
-    """What one scenario needs: pool size, sandbox latency, and the measured seconds."""
+    """What one scenario needs: pool size, sandbox latency, the measured seconds and the runs."""
 
     pool: int
     latency_ms: float
     project: list[float]
     baseline: list[float]
+    runs: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _seconds(run: dict[str, Any]) -> float:
     queued = datetime.fromisoformat(run["queued_at"].replace("Z", "+00:00"))
     ended = datetime.fromisoformat(run["end_date"].replace("Z", "+00:00"))
     return (ended - queued).total_seconds()
+
+
+def _execute_span(log: Path) -> float | None:
+    """Seconds from the end of a task's pre-execute group to the start of its post-execute group."""
+    pre_end = post = None
+    for line in log.read_text("utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        event = str(record.get("event", ""))
+        if event == "::endgroup::" and pre_end is None:
+            pre_end = record["timestamp"]
+        elif event.startswith("::group::Post Execute"):
+            post = record["timestamp"]
+    if pre_end is None or post is None:
+        return None
+    return _seconds({"queued_at": pre_end, "end_date": post})
+
+
+def _task_import_ms(repeat: int = 3) -> float:
+    """Milliseconds a fresh task process spends importing the hook and the Postgres hook (median)."""
+    import subprocess
+
+    from bench.common import PYTHON, ROOT, bench_env
+
+    probe = (
+        "import time, airflow.sdk\n"
+        "from airflow.sdk.execution_time import supervisor, task_runner\n"
+        "start = time.process_time()\n"
+        "import avepoint_provider.hooks.avepoint, avepoint_provider.warehouse\n"
+        "import airflow.providers.postgres.hooks.postgres\n"
+        "print('IMPORT_MS=%.1f' % ((time.process_time() - start) * 1000))\n"
+    )
+    values = []
+    for _ in range(repeat):
+        out = subprocess.run(
+            [PYTHON, "-c", probe], cwd=ROOT, env=bench_env(), capture_output=True, text=True, check=True
+        ).stdout
+        values += [float(line.split("=", 1)[1]) for line in out.splitlines() if line.startswith("IMPORT_MS=")]
+    return median(values)
 
 
 class _Bench:
@@ -65,7 +108,7 @@ class _Bench:
         self.batch = 0
         self.pool = STARTING_POOL
 
-    def run_dag(self, dag_id: str, customers: int, timeout: float) -> float:
+    def run_dag(self, dag_id: str, customers: int, timeout: float, runs: list[str] | None = None) -> float:
         keys: list[str] = []
         if dag_id == REAL_DAG_ID:
             self.batch += 1
@@ -75,6 +118,8 @@ class _Bench:
             self.store.add_customers(rows)
             keys = [r["customer_key"] for r in rows]
         run_id = self.airflow.trigger(dag_id, conf={"max_customers": customers})
+        if runs is not None:
+            runs.append(run_id)
         # Small runs are polled often so a smoke run does not idle, big ones gently so the polling
         # does not load the API server; the timing itself comes from the API's timestamps.
         state = self.airflow.wait_until(
@@ -105,8 +150,28 @@ class _Bench:
         for rep in range(repeat):
             order = [(TWIN_DAG_ID, result.baseline), (REAL_DAG_ID, result.project)]
             for dag_id, times in order if rep % 2 == 0 else order[::-1]:
-                times.append(self.run_dag(dag_id, customers, timeout))
+                times.append(self.run_dag(dag_id, customers, timeout, result.runs.setdefault(dag_id, [])))
         return result
+
+    def execute_ms(self, dag_id: str, run_ids: list[str]) -> float | None:
+        """Median time a mapped task spends in ``execute`` (between Airflow's pre- and post-execute).
+
+        Read from the task logs: it is what the project adds per task (the twin's is ~0).
+        """
+        spans: list[float] = []
+        for run_id in run_ids:
+            folder = (
+                self.airflow.home
+                / "logs"
+                / f"dag_id={dag_id}"
+                / f"run_id={run_id}"
+                / "task_id=onboard_customer"
+            )
+            for log in folder.glob("*/attempt=1.log"):
+                span = _execute_span(log)
+                if span is not None:
+                    spans.append(span)
+        return median(spans) * 1000 if spans else None
 
 
 def run(
@@ -166,6 +231,10 @@ def run(
                 for number, pool, latency in ((3, 4, 0), (4, 8, 250))
                 if number in scenarios
             }
+            per_task = {
+                number: {dag_id: bench.execute_ms(dag_id, runs) for dag_id, runs in drain.runs.items()}
+                for number, drain in drains.items()
+            }
             duplicates = bench.control.inspect()["posts_after_creation"]
         finally:
             airflow.stop()
@@ -174,10 +243,20 @@ def run(
         raise RuntimeError(f"the sandbox saw customers created twice: {duplicates}")
     common = f"deployment start-up {setup:.0f} s and warm-up runs not counted"
     results = []
-    if 3 in drains:
-        drain = drains[3]
-        results.append(
-            Result(
+    for number, drain in drains.items():
+        execute = per_task[number].get(REAL_DAG_ID)
+        notes = [
+            f"{repeat} repetitions, alternating; project {spread(drain.project)}, "
+            f"no-op twin {spread(drain.baseline)}; {common}",
+        ]
+        if execute is not None:
+            notes.append(
+                f"a real onboarding task spends {execute:.0f} ms (median) in `execute` (imports of the "
+                "PostgreSQL driver, common-sql and requests, three warehouse transactions, token and POST); "
+                f"the twin's spends {per_task[number].get(TWIN_DAG_ID) or 0:.0f} ms"
+            )
+        if number == 3:
+            result = Result(
                 3,
                 "backlog through the real scheduler (LocalExecutor, PostgreSQL metadata), pool 4, sandbox 0 ms",
                 f"{customers} customers",
@@ -186,30 +265,41 @@ def run(
                 "s",
                 f"<= {DRAIN_TARGET}x",
                 limit=DRAIN_TARGET,
-                notes=[
-                    f"{repeat} repetitions, alternating; project {spread(drain.project)}, "
-                    f"no-op twin {spread(drain.baseline)}; {common}",
-                ],
-            ).judge(enforce)
-        )
-    if 4 in drains:
-        slow = drains[4]
-        floor = customers * 0.25 / 8
-        results.append(
-            Result(
+                notes=notes,
+            )
+        else:
+            floor = customers * 0.25 / 8
+            twin = median(drain.baseline)
+            notes.insert(
+                0,
+                f"baseline = no-op twin with pool 8 (median {twin:.1f} s) + {customers} x 0.25 s / 8 = {floor:.2f} s",
+            )
+            if 3 in drains:
+                notes.append(
+                    f"the twin takes {median(drains[3].baseline):.1f} s with pool 4 and {twin:.1f} s with pool 8: "
+                    "at pool 8 Airflow's own per-task work keeps both cores busy"
+                )
+            result = Result(
                 4,
                 "the same, sandbox at 250 ms latency, pool 8",
                 f"{customers} customers",
-                median(slow.project),
-                median(slow.baseline) + floor,
+                median(drain.project),
+                twin + floor,
                 "s",
                 f"<= {LATENCY_TARGET}x",
                 limit=LATENCY_TARGET,
-                notes=[
-                    f"baseline = no-op twin with pool 8 (median {median(slow.baseline):.1f} s) + "
-                    f"{customers} x 0.25 s / 8 = {floor:.2f} s; project {spread(slow.project)}, "
-                    f"no-op twin {spread(slow.baseline)}; {common}",
-                ],
-            ).judge(enforce)
-        )
+                notes=notes,
+            )
+            if execute is not None and result.judge(enforce).passed is False:
+                imports = _task_import_ms()
+                result.explanation = (
+                    f"the project took {median(drain.project) - twin:.1f} s longer than the twin; perfectly "
+                    f"overlapped, the latency would explain {floor:.2f} s of that. With 8 tasks at once on "
+                    f"{os.cpu_count()} cores the run is CPU-bound, so each task's own work adds to the total "
+                    f"instead of overlapping: a task spends {execute:.0f} ms in `execute` (250 ms of it waiting "
+                    f"for the sandbox), and {imports:.0f} ms of CPU of it (measured in a fresh process) is only "
+                    "importing what any task that talks to PostgreSQL and an HTTP API needs: psycopg and "
+                    "psycopg2 (the Postgres provider imports both), common-sql and requests"
+                )
+        results.append(result.judge(enforce))
     return results

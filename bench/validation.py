@@ -208,15 +208,20 @@ def child_timing(rows: int, repeat: int, scaling: Sequence[int] = ()) -> dict[st
             elif not same_failures(found, expected):
                 raise AssertionError("pandas and Great Expectations disagree on the failing rows")
     assert expected is not None
-    # Once per extra size: how the ratio moves with the row count (GX's cost is mostly per rule).
+    # Per extra size, as many repetitions: how the ratio moves with the row count.
     scaled = {}
     for size in scaling:
         other = validation_frame(*sample_rows(size))
-        gx_found, gx_seconds = _clock(validate_frame, other, rule_list)
-        pandas_found, pandas_seconds = _clock(pandas_failures, other, rule_list)
-        if not same_failures(gx_found, pandas_found):
-            raise AssertionError(f"pandas and Great Expectations disagree on {size} rows")
-        scaled[str(size)] = [gx_seconds, pandas_seconds]
+        gx_runs: list[float] = []
+        pandas_runs: list[float] = []
+        for _ in range(repeat):
+            gx_found, gx_seconds = _clock(validate_frame, other, rule_list)
+            pandas_found, pandas_seconds = _clock(pandas_failures, other, rule_list)
+            if not same_failures(gx_found, pandas_found):
+                raise AssertionError(f"pandas and Great Expectations disagree on {size} rows")
+            gx_runs.append(gx_seconds)
+            pandas_runs.append(pandas_seconds)
+        scaled[str(size)] = [median(gx_runs), median(pandas_runs)]
     return {
         "scaling": scaled,
         "import_seconds": import_seconds,
@@ -277,10 +282,11 @@ def run(*, rows: int, repeat: int, enforce: bool, scaling: Sequence[int] = ()) -
             f"outside both timed regions) {timing['frame_seconds']:.2f} s; with it inside both, the ratio "
             f"would be {(timing['frame_seconds'] + median(gx)) / (timing['frame_seconds'] + median(pandas)):.2f}x",
             *(
-                f"once at {int(size):,} rows: GX {g:.3f} s, pandas {pd:.3f} s, {g / pd:.1f}x"
+                f"at {int(size):,} rows (medians of {repeat}): GX {g:.3f} s, pandas {pd:.3f} s, {g / pd:.1f}x"
                 for size, (g, pd) in timing["scaling"].items()
             ),
         ],
+        explanation=_why_gx_is_slower(timing, median(gx), median(pandas), rows),
     )
     peak = Result(
         "5m",
@@ -294,6 +300,40 @@ def run(*, rows: int, repeat: int, enforce: bool, scaling: Sequence[int] = ()) -
     if enforce:
         peak.passed = memory["peak_mb"] <= MEMORY_LIMIT_MB
     return [speed.judge(enforce), peak]
+
+
+def _why_gx_is_slower(timing: dict[str, Any], gx: float, pandas: float, rows: int) -> str | None:
+    """The argument, with this run's numbers, for why GX cannot reach the target at this size."""
+    sizes = sorted(int(n) for n in timing["scaling"])
+    if not sizes or sizes[0] >= rows:
+        return None
+    small = sizes[0]
+    small_gx, small_pandas = timing["scaling"][str(small)]
+    budget = GX_TARGET * pandas
+    verdict = (
+        f"already more than the whole budget of {GX_TARGET:g} x {pandas:.3f} s = {budget:.3f} s, so no "
+        f"per-row speed-up can reach {GX_TARGET:g}x at {rows:,} rows"
+        if small_gx > budget
+        else f"{small_gx / gx:.0%} of its time at {rows:,} rows"
+    )
+    parts = [
+        f"Great Expectations 1.x pays a fixed cost per expectation (configuration objects and a metric "
+        f"graph per rule, in Python): with the same {timing['rules']} rules it needs {small_gx:.3f} s for "
+        f"{small} rows, where pandas needs {small_pandas:.3f} s; that is {verdict}."
+    ]
+    large = [n for n in sizes if n > rows]
+    if large:
+        big_gx, big_pandas = timing["scaling"][str(large[-1])]
+        parts.append(
+            f"The ratio falls as rows dominate: {big_gx / big_pandas:.1f}x at {large[-1]:,} rows, where GX "
+            "also builds the failing-key lists that pandas gets almost for free."
+        )
+    parts.append(
+        "Already done: the suite is built in one go, the context starts with its final settings, and "
+        "results carry failing keys without values (about 10% off). Fewer expectations would mean "
+        "merging rules and losing the per-rule reasons the contract promises."
+    )
+    return " ".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
