@@ -176,4 +176,9 @@ def airflow_db():
     home.mkdir(parents=True)
     airflow = str(Path(sys.executable).with_name("airflow"))
     subprocess.run([airflow, "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
+    # An earlier test may have opened the old (now deleted) file through Airflow's engine;
+    # reconnecting makes this process see the migrated database.
+    from airflow import settings
+
+    settings.reconfigure_orm()
     return home

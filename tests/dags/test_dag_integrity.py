@@ -42,12 +42,12 @@ def test_dag_files_import_without_errors():
 
 @pytest.mark.parametrize("dag_id", DAG_IDS)
 def test_dag_has_tags(dag_id):
-    assert DAGBAG.get_dag(dag_id).tags, f"{dag_id} has no tags"
+    assert DAGBAG.dags[dag_id].tags, f"{dag_id} has no tags"
 
 
 @pytest.mark.parametrize("dag_id", DAG_IDS)
 def test_every_task_retries_at_least_twice(dag_id):
-    problems = [p for task in DAGBAG.get_dag(dag_id).tasks if (p := retries_problem(task))]
+    problems = [p for task in DAGBAG.dags[dag_id].tasks if (p := retries_problem(task))]
     assert not problems, "\n".join(problems)
 
 
@@ -63,7 +63,7 @@ def test_the_retries_check_reports_unset_or_low_values_clearly(retries):
 
 @pytest.mark.parametrize("dag_id", DAG_IDS)
 def test_dag_has_docs_and_an_explicit_schedule_policy(dag_id):
-    dag = DAGBAG.get_dag(dag_id)
+    dag = DAGBAG.dags[dag_id]
     assert dag.doc_md and len(dag.doc_md) > 200
     assert dag.catchup is False
     assert dag.max_active_runs == 1
@@ -72,7 +72,7 @@ def test_dag_has_docs_and_an_explicit_schedule_policy(dag_id):
 def test_onboarding_params_are_typed_described_and_bounded():
     from airflow.sdk import conf
 
-    params = DAGBAG.get_dag("avepoint_customer_onboarding").params
+    params = DAGBAG.dags["avepoint_customer_onboarding"].params
     assert set(params.keys()) == {"dry_run", "max_customers", "customer_keys"}
     for name in params:
         param = params.get_param(name)

@@ -33,12 +33,12 @@ MIX = [
 
 
 @pytest.fixture(scope="module")
-def dag():
+def dag(airflow_db):
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert not bag.import_errors
-    return bag.get_dag(DAG_ID)
+    return bag.dags[DAG_ID]
 
 
 @pytest.fixture
