@@ -42,6 +42,10 @@ class AvePointClientError(AvePointError):
     """A 4xx other than 401/403/429: the request itself is wrong; never retried."""
 
 
+class AvePointNotFoundError(AvePointClientError):
+    """HTTP 404: the Graph URL or path is wrong. A configuration problem, never retried."""
+
+
 class AvePointBadRequestError(AvePointClientError):
     """HTTP 400: AvePoint refused the request's parameters.
 
@@ -78,3 +82,11 @@ class AvePointRateLimitedError(AvePointTransientError):
 
 class AvePointMalformedResponseError(AvePointTransientError):
     """A 2xx whose body is not the JSON the API documents (HTML page, truncated JSON)."""
+
+
+# Errors that mean the connection is wrong, not the customer: a run that meets one stops.
+CONFIGURATION_ERRORS: tuple[type[AvePointError], ...] = (
+    AvePointAuthError,
+    AvePointConfigError,
+    AvePointNotFoundError,
+)

@@ -10,10 +10,10 @@ from avepoint_provider.errors import (
     AvePointBadRequestError,
     AvePointConfigError,
     AvePointMalformedResponseError,
+    AvePointNotFoundError,
     AvePointRateLimitedError,
     AvePointTransientError,
 )
-from avepoint_provider.hooks.avepoint import AvePointNotFoundError
 from avepoint_provider.retry import RetryPolicy
 from tests.support.fake_http import LIST_PATH, ONBOARD_PATH, TOKEN_PATH, Reply, customer_page
 

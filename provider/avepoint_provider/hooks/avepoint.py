@@ -29,6 +29,7 @@ from avepoint_provider.errors import (
     AvePointClientError,
     AvePointError,
     AvePointMalformedResponseError,
+    AvePointNotFoundError,
     AvePointRateLimitedError,
     AvePointTransientError,
 )
@@ -42,10 +43,6 @@ JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 RETRYABLE_HTTP_STATUSES = frozenset({500, 502, 503, 504})
 # A token is renewed this long before AvePoint says it expires (or at 90% of a shorter life).
 TOKEN_RENEWAL_MARGIN = 60.0
-
-
-class AvePointNotFoundError(AvePointClientError):
-    """HTTP 404: the Graph URL or path is wrong. A configuration problem, never retried."""
 
 
 @dataclass(frozen=True)

@@ -25,21 +25,6 @@ if TYPE_CHECKING:
 DEFAULT_AVEPOINT_CONN_ID = "avepoint_default"
 
 
-def configuration_errors() -> tuple[type[Exception], ...]:
-    """Errors that mean the connection is wrong, not the customer: the run stops, rows go back untouched."""
-    from avepoint_provider.errors import AvePointAuthError, AvePointConfigError
-    from avepoint_provider.hooks.avepoint import AvePointNotFoundError
-
-    return (AvePointAuthError, AvePointConfigError, AvePointNotFoundError)
-
-
-def __getattr__(name: str) -> Any:
-    # ``CONFIGURATION_ERRORS`` stays importable without importing the hook when the module loads.
-    if name == "CONFIGURATION_ERRORS":
-        return configuration_errors()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 class AvePointOnboardCustomerOperator(BaseOperator):
     """Onboard the customer ``customer_key`` of a ``customer_onboarding`` table held by this run.
 
@@ -83,7 +68,7 @@ class AvePointOnboardCustomerOperator(BaseOperator):
         self.max_attempts = max_attempts
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from avepoint_provider.errors import AvePointError
+        from avepoint_provider.errors import CONFIGURATION_ERRORS, AvePointError
         from avepoint_provider.hooks.avepoint import AvePointHook
         from avepoint_provider.lifecycle import REJECTED, final_status
         from avepoint_provider.warehouse import CustomerWarehouse
@@ -123,7 +108,8 @@ class AvePointOnboardCustomerOperator(BaseOperator):
             payload = customer_kwargs(row, password=row["password"])
             response = hook.onboard_customer(**payload, check_existing_first=attempt.number > 1)
             outcome, reason, customer_id = self._interpret(hook, response, payload["registration_account"])
-        except configuration_errors() as exc:
+        except CONFIGURATION_ERRORS as exc:
+            # The connection is wrong, not the customer: the row goes back untouched, the run stops.
             self._stop_run(store, key, run_id, try_number, exc, hook)
         except ValueError as exc:
             outcome, reason = REJECTED, f"the row cannot be sent: {exc}"
