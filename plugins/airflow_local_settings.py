@@ -1,0 +1,21 @@
+"""Airflow local settings: pre-import what every onboarding task needs, once per worker.
+
+Airflow imports this module (the plugins folder is on ``sys.path``) in every component when
+``airflow`` itself is imported. LocalExecutor and Celery workers fork each task process from a
+long-lived worker process, and a forked process inherits the modules already imported, so a
+module imported here is not imported again by each of the hundreds of mapped onboarding tasks.
+The HTTP client and the PostgreSQL drivers are the bulk of a task's own start-up CPU
+(``make bench``, scenario 4). Only third-party modules: importing Airflow's own modules here would
+run while Airflow is still initialising. A missing optional driver is skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+
+PRELOADED_MODULES = ("requests", "tenacity", "jwt", "psycopg", "psycopg2")
+
+for _name in PRELOADED_MODULES:
+    with contextlib.suppress(ImportError):
+        importlib.import_module(_name)
