@@ -13,8 +13,7 @@ import contextlib
 import json
 import os
 import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import pytest
 import requests
 
 from tests.conftest import ROOT
-from tests.support.deployment import free_port
+from tests.support.deployment import AirflowRestClient, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Playwright cannot download its own browser here; Debian's Chromium runs headless with these.
@@ -62,7 +61,7 @@ def _require_chromium() -> None:
 
 
 @dataclass
-class LocalAirflow:
+class LocalAirflow(AirflowRestClient):
     """The running Airflow: URLs, its warehouse, and the REST API for waiting and checking."""
 
     api_url: str
@@ -72,45 +71,9 @@ class LocalAirflow:
     env: dict[str, str]
     _token: str | None = None
 
-    def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        for _ in range(2):
-            if self._token is None:
-                self._token = requests.get(f"{self.api_url}/auth/token", timeout=10).json()["access_token"]
-            response = requests.request(
-                method,
-                f"{self.api_url}/api/v2{path}",
-                headers={"Authorization": f"Bearer {self._token}"},
-                timeout=30,
-                **kwargs,
-            )
-            if response.status_code != 401:
-                break
-            self._token = None
-        response.raise_for_status()
-        return response.json() if response.content else None
-
-    def wait_until(
-        self, condition: Callable[[], Any], timeout: float, what: str, interval: float = 1.0
-    ) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = condition()
-            if value:
-                return value
-            time.sleep(interval)
-        raise TimeoutError(
-            f"timed out after {timeout:.0f} s waiting for {what}; see {self.home}/standalone.log"
-        )
-
-    def run(self, run_id: str) -> dict:
-        return self.api("GET", f"/dags/{DAG_ID}/dagRuns/{requests.utils.quote(run_id, safe='')}")
-
-    def wait_for_run(self, run_id: str, timeout: float = 150) -> dict:
-        def finished() -> dict | None:
-            run = self.run(run_id)
-            return run if run["state"] in ("success", "failed") else None
-
-        return self.wait_until(finished, timeout, f"run {run_id} to finish")
+    @property
+    def log_hint(self) -> str:
+        return f"{self.home}/standalone.log"
 
 
 def _healthy(api_url: str, standalone) -> bool:
@@ -182,15 +145,7 @@ def local_airflow() -> Iterator[LocalAirflow]:
             env=env,
         )
         airflow.wait_until(lambda: _healthy(airflow.api_url, standalone), 180, "Airflow to become healthy")
-
-        def parsed() -> bool:
-            try:
-                airflow.api("GET", f"/dags/{DAG_ID}")
-            except requests.HTTPError:
-                return False
-            return True
-
-        airflow.wait_until(parsed, 120, f"DAG {DAG_ID} to be parsed")
+        airflow.wait_for_dag(DAG_ID)
         # The test process reads the warehouse directly, as a person would with SQL.
         patch.setenv(
             "AIRFLOW_CONN_CUSTOMER_WAREHOUSE", json.dumps(settings.connections["customer_warehouse"])

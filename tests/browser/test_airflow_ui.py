@@ -215,7 +215,7 @@ def test_a_dry_run_from_the_trigger_dialog_changes_nothing(page, local_airflow, 
     shot(dialog, "trigger-dialog-params", readme="trigger-dialog.png")
     run_id = _trigger(page, dialog)
 
-    run = local_airflow.wait_for_run(run_id)
+    run = local_airflow.wait_for_run(DAG_ID, run_id, 150)
     assert run["state"] == "success"
     assert run["conf"] == {
         "dry_run": True,
@@ -234,7 +234,7 @@ def test_a_real_run_leaves_a_markdown_summary_in_its_note(page, local_airflow, s
     dialog.locator("input[name=element_max_customers]").fill("100")
     run_id = _trigger(page, dialog)
     run_ids["real"] = run_id
-    run = local_airflow.wait_for_run(run_id)
+    run = local_airflow.wait_for_run(DAG_ID, run_id, 150)
     assert run["state"] == "success"
     counts = local_airflow.warehouse.status_counts()
     assert counts == {

@@ -71,7 +71,7 @@ class Stack:
 
     def run_dag(self, timeout: float = 600, **params) -> tuple[str, str]:
         run_id = self.airflow.trigger(DAG_ID, conf=params)
-        return run_id, self.airflow.wait_for_run(DAG_ID, run_id, timeout)
+        return run_id, self.airflow.wait_for_run(DAG_ID, run_id, timeout)["state"]
 
 
 def customer(key: str, **changes) -> dict:
@@ -125,7 +125,7 @@ def stack(rsa_private_pem, rsa_public_pem):
         store.ensure_tables()
         try:
             airflow.start()
-            airflow.wait_for_dag(DAG_ID)
+            airflow.unpause(DAG_ID)
             yield Stack(
                 airflow=airflow,
                 sandbox=sandbox,

@@ -114,7 +114,7 @@ def _run_and_kill(stack, faults, key: str) -> str:
 
 def test_killed_worker_is_retried_without_a_second_post(stack, faults):
     run_id = _run_and_kill(stack, faults, "KW-A")
-    assert stack.airflow.wait_for_run(DAG_ID, run_id, 300) == "success"
+    assert stack.airflow.wait_for_run(DAG_ID, run_id, 300)["state"] == "success"
 
     row = stack.rows("KW-A")["KW-A"]
     assert row["status"] == "onboarded" and row["attempts"] == 2
@@ -200,7 +200,7 @@ def test_an_outage_fails_runs_untouched_and_a_backfill_drains_the_backlog(stack,
     stack.sandbox.stop()  # AvePoint is unreachable for the window's runs
     for logical_date in window:
         run_id = stack.airflow.trigger(DAG_ID, logical_date=logical_date.isoformat())
-        assert stack.airflow.wait_for_run(DAG_ID, run_id, 300) == "failed"
+        assert stack.airflow.wait_for_run(DAG_ID, run_id, 300)["state"] == "failed"
     assert stack.rows("OUT-") == before, "a run during the outage changed rows"
 
     stack.sandbox.start()
@@ -233,7 +233,7 @@ def test_revoked_credentials_stop_the_run_and_return_rows_untouched(stack, fault
 
     stack.airflow.wait_until(some_onboarded, 300, "a few customers to be onboarded", interval=0.5)
     faults.revoke(disable_client=True)
-    assert stack.airflow.wait_for_run(DAG_ID, run_id, 600) == "failed"
+    assert stack.airflow.wait_for_run(DAG_ID, run_id, 600)["state"] == "failed"
 
     rows = stack.rows("RV-")
     statuses = {r["status"] for r in rows.values()}
@@ -271,7 +271,7 @@ def test_an_unreachable_warehouse_is_retried_and_nothing_changes(stack):
         assert stack.rows("WH-") == before
     finally:
         stack.proxy.restore()
-    assert stack.airflow.wait_for_run(DAG_ID, run_id, 300) == "success"
+    assert stack.airflow.wait_for_run(DAG_ID, run_id, 300)["state"] == "success"
     claim = next(t for t in stack.airflow.task_instances(DAG_ID, run_id) if t["task_id"] == "claim_customers")
     assert claim["try_number"] >= 2
     assert {r["status"] for r in stack.sql_rows("WH-")} == {"onboarded"}

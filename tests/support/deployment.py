@@ -35,8 +35,67 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class AirflowRestClient:
+    """The public REST API of an Airflow at ``api_url``, for any user (all users are admins here)."""
+
+    api_url: str
+    home: Path
+    _token: str | None = None
+    # Where a person looks when a wait times out, e.g. a log file.
+    log_hint = "its logs"
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Call the public REST API (``/api/v2`` + path) and return its JSON."""
+        for _ in range(2):
+            if self._token is None:
+                self._token = requests.get(f"{self.api_url}/auth/token", timeout=10).json()["access_token"]
+            response = requests.request(
+                method,
+                f"{self.api_url}/api/v2{path}",
+                headers={"Authorization": f"Bearer {self._token}"},
+                timeout=30,
+                **kwargs,
+            )
+            if response.status_code != 401:
+                break
+            self._token = None
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def wait_until(self, condition, timeout: float, what: str, interval: float = 1.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = condition()
+            if value:
+                return value
+            time.sleep(interval)
+        raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}; see {self.log_hint}")
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 120) -> None:
+        def parsed() -> bool:
+            try:
+                self.api("GET", f"/dags/{dag_id}")
+            except requests.HTTPError:
+                return False
+            return True
+
+        self.wait_until(parsed, timeout, f"DAG {dag_id} to be parsed")
+
+    def run(self, dag_id: str, run_id: str) -> dict:
+        return self.api("GET", f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}")
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 300) -> dict:
+        """The run once it is ``success`` or ``failed``."""
+
+        def finished() -> dict | None:
+            run = self.run(dag_id, run_id)
+            return run if run["state"] in TERMINAL_STATES else None
+
+        return self.wait_until(finished, timeout, f"run {run_id} to finish", interval=2)
+
+
 @dataclass
-class Deployment:
+class Deployment(AirflowRestClient):
     """One Airflow deployment rooted at ``home`` (AIRFLOW_HOME, logs)."""
 
     home: Path
@@ -51,6 +110,10 @@ class Deployment:
     api_port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     _token: str | None = None
+
+    @property
+    def log_hint(self) -> str:
+        return f"{self.home}/logs"
 
     @property
     def api_url(self) -> str:
@@ -158,42 +221,8 @@ class Deployment:
             )
         return result
 
-    def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Call the public REST API (``/api/v2`` + path) and return its JSON."""
-        for _ in range(2):
-            if self._token is None:
-                self._token = requests.get(f"{self.api_url}/auth/token", timeout=10).json()["access_token"]
-            response = requests.request(
-                method,
-                f"{self.api_url}/api/v2{path}",
-                headers={"Authorization": f"Bearer {self._token}"},
-                timeout=30,
-                **kwargs,
-            )
-            if response.status_code != 401:
-                break
-            self._token = None
-        response.raise_for_status()
-        return response.json() if response.content else None
-
-    def wait_until(self, condition, timeout: float, what: str, interval: float = 1.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = condition()
-            if value:
-                return value
-            time.sleep(interval)
-        raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-    def wait_for_dag(self, dag_id: str, timeout: float = 120) -> None:
-        def parsed() -> bool:
-            try:
-                self.api("GET", f"/dags/{dag_id}")
-            except requests.HTTPError:
-                return False
-            return True
-
-        self.wait_until(parsed, timeout, f"DAG {dag_id} to be parsed")
+    def unpause(self, dag_id: str, timeout: float = 120) -> None:
+        self.wait_for_dag(dag_id, timeout)
         self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
 
     def trigger(self, dag_id: str, conf: dict | None = None, logical_date: str | None = None) -> str:
@@ -201,16 +230,6 @@ class Deployment:
             "POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": logical_date, "conf": conf or {}}
         )
         return run["dag_run_id"]
-
-    def run(self, dag_id: str, run_id: str) -> dict:
-        return self.api("GET", f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}")
-
-    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 300) -> str:
-        def finished() -> str | None:
-            state = self.run(dag_id, run_id)["state"]
-            return state if state in TERMINAL_STATES else None
-
-        return self.wait_until(finished, timeout, f"run {run_id} to finish", interval=2)
 
     def runs(self, dag_id: str) -> list[dict]:
         return self.api("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100, "order_by": "run_after"})[
