@@ -18,6 +18,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from avepoint_provider.warehouse import INPUT_COLUMNS
 from bench.common import EAST_US, Result, median, postgres_server, spread
 
 CLAIM_TARGET = 1.5
@@ -43,22 +44,8 @@ SET status = 'pending', previous_status = NULL, status_reason = NULL, claimed_by
     claimed_at = NULL, updated_at = NULL
 WHERE claimed_by IS NOT NULL
 """
-_COLUMNS = (
-    "customer_key",
-    "first_name",
-    "last_name",
-    "organization_name",
-    "registration_account",
-    "country_code",
-    "telephone_number",
-    "data_center",
-    "password",
-    "tags",
-    "management_mode",
-    "status",
-    "attempts",
-    "requested_at",
-)
+# The warehouse's input columns, then what a pending row carries besides.
+_COLUMNS = (*INPUT_COLUMNS, "status", "attempts", "requested_at")
 
 
 def _load(url: str, table: str, rows: int, start: datetime) -> None:
