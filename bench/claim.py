@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from avepoint_provider.warehouse import INPUT_COLUMNS
-from bench.common import EAST_US, Result, median, postgres_server, spread
+from bench.common import EAST_US, Result, alternate, median, postgres_server, spread
 
 CLAIM_TARGET = 1.5
 CONN_ID = "bench_warehouse"
@@ -153,17 +153,7 @@ def run(*, rows: int, claim: int, repeat: int, enforce: bool) -> list[Result]:
             project(-1)
             baseline(-1)
             check_and_reset()
-            ours: list[float] = []
-            theirs: list[float] = []
-            for rep in range(repeat):
-                # Alternate who goes first, so neither side always finds the server warmer.
-                if rep % 2 == 0:
-                    theirs.append(baseline(rep))
-                    ours.append(project(rep))
-                else:
-                    ours.append(project(rep))
-                    theirs.append(baseline(rep))
-                check_and_reset()
+            ours, theirs = alternate(repeat, project, baseline, after_each=check_and_reset)
             plans = _plans(url, store, interval_end, claim)
         finally:
             os.environ.pop(env_key, None)

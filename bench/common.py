@@ -113,8 +113,16 @@ def spread(values: list[float], unit: str = "s") -> str:
     return "[" + ", ".join(f"{v * scale:.3g}" for v in values) + f"] {unit}"
 
 
-def alternate(repeat: int, project: Callable[[int], float], baseline: Callable[[int], float]):
-    """Run project and baseline in turns (baseline first on even reps) so drift hits both alike."""
+def alternate(
+    repeat: int,
+    project: Callable[[int], float],
+    baseline: Callable[[int], float],
+    after_each: Callable[[], None] | None = None,
+):
+    """Run project and baseline in turns (baseline first on even reps) so drift hits both alike.
+
+    ``after_each`` runs after every pair, e.g. to check both results and reset the state.
+    """
     ours: list[float] = []
     theirs: list[float] = []
     for rep in range(repeat):
@@ -124,6 +132,8 @@ def alternate(repeat: int, project: Callable[[int], float], baseline: Callable[[
         else:
             ours.append(project(rep))
             theirs.append(baseline(rep))
+        if after_each is not None:
+            after_each()
     return ours, theirs
 
 

@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from tests.conftest import ROOT
-from tests.support.deployment import AirflowRestClient, free_port
+from tests.support.deployment import AirflowRestClient, components_healthy, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Playwright cannot download its own browser here; Debian's Chromium runs headless with these.
@@ -81,14 +80,7 @@ def _healthy(api_url: str, standalone) -> bool:
         raise RuntimeError(
             f"airflow standalone exited with {standalone.returncode}; see {HOME}/standalone.log"
         )
-    try:
-        health = requests.get(f"{api_url}/api/v2/monitor/health", timeout=5).json()
-    except (requests.RequestException, ValueError):
-        return False
-    return all(
-        health.get(c, {}).get("status") == "healthy"
-        for c in ("metadatabase", "scheduler", "dag_processor", "triggerer")
-    )
+    return components_healthy(api_url, ("metadatabase", "scheduler", "dag_processor", "triggerer"))
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,15 @@ BIN = Path(sys.executable).parent
 TERMINAL_STATES = {"success", "failed"}
 
 
+def components_healthy(api_url: str, components: tuple[str, ...]) -> bool:
+    """True when Airflow's health endpoint reports every one of ``components`` healthy."""
+    try:
+        health = requests.get(f"{api_url}/api/v2/monitor/health", timeout=5).json()
+    except (requests.RequestException, ValueError):
+        return False
+    return all(health.get(c, {}).get("status") == "healthy" for c in components)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -199,14 +208,7 @@ class Deployment(AirflowRestClient):
                 raise RuntimeError(
                     f"{name} exited with {process.returncode}; see {self.home}/logs/{name}.log"
                 )
-        try:
-            health = requests.get(f"{self.api_url}/api/v2/monitor/health", timeout=5).json()
-        except (requests.RequestException, ValueError):
-            return False
-        return all(
-            health.get(c, {}).get("status") == "healthy"
-            for c in ("metadatabase", "scheduler", "dag_processor")
-        )
+        return components_healthy(self.api_url, ("metadatabase", "scheduler", "dag_processor"))
 
     # -- driving it -------------------------------------------------------------------------------
 
