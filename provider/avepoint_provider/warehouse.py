@@ -53,6 +53,10 @@ def quote_table_name(name: str) -> str:
     return ".".join(f'"{p}"' for p in parts)
 
 
+class RunStopped(Exception):
+    """The run met a configuration error (its ``stopped`` event's message): send nothing more."""
+
+
 @dataclass(frozen=True)
 class Attempt:
     """A row this run holds, with its attempt counted before anything is sent."""
@@ -305,9 +309,16 @@ class CustomerWarehouse:
     # -- one customer's attempt -----------------------------------------------------------------
 
     def begin_attempt(self, key: str, run_id: str) -> Attempt | None:
-        """Count an attempt on a row this run holds and return it with its password; None if not held."""
+        """Count an attempt on a row this run holds and return it with its password; None if not held.
+
+        Raises :class:`RunStopped`, counting nothing, when the run met a configuration error.
+        """
         now = self._timestamp(_utcnow())
         with self.transaction() as tx:
+            # In the same transaction (one connection per task fewer): a stopped run sends nothing more.
+            stopped = tx.run("run_stop_reason", run_id=run_id)
+            if stopped:
+                raise RunStopped(stopped[0]["message"])
             rows = tx.run(
                 "begin_attempt", key=key, run_id=run_id, now=now, reason=f"being sent by run {run_id}"
             )

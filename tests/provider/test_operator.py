@@ -160,6 +160,27 @@ def test_revoked_credentials_fail_the_task_and_return_the_row(sandbox, held):
     assert held.stop_reason(RUN).startswith("AvePointAuthError")
 
 
+def test_after_a_configuration_error_the_run_sends_no_other_row(sandbox, held):
+    sandbox.revoke(disable_client=True)
+    with pytest.raises(AirflowFailException):
+        execute()
+    # The credentials are fixed, but this run stopped: its other tasks give their rows back unsent.
+    sandbox.enable_client()
+    held.claim(
+        run_id=RUN,
+        interval_end=datetime.now(UTC) + timedelta(hours=1),
+        limit=10,
+        claim_timeout=timedelta(hours=1),
+    )
+    assert held.row_state("C1")["claimed_by"] == RUN
+    with pytest.raises(AirflowSkipException, match="not sent, the run stopped earlier"):
+        execute()
+    state = held.row_state("C1")
+    assert (state["status"], state["attempts"]) == ("pending", 0)
+    assert "stopped before sending it: AvePointAuthError" in state["status_reason"]
+    assert sandbox.inspect()["requests"]["onboard"] == 0
+
+
 def _set_account(store, account: str) -> None:
     conn = store.hook.get_conn()
     try:

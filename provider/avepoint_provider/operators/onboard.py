@@ -71,7 +71,7 @@ class AvePointOnboardCustomerOperator(BaseOperator):
         from avepoint_provider.errors import CONFIGURATION_ERRORS, AvePointError
         from avepoint_provider.hooks.avepoint import AvePointHook
         from avepoint_provider.lifecycle import REJECTED, final_status
-        from avepoint_provider.warehouse import CustomerWarehouse
+        from avepoint_provider.warehouse import CustomerWarehouse, RunStopped
 
         run_id = context["run_id"]
         try_number = context["ti"].try_number
@@ -79,12 +79,13 @@ class AvePointOnboardCustomerOperator(BaseOperator):
         max_attempts = int(self.max_attempts)
         store = CustomerWarehouse(self.warehouse_conn_id, self.table)
 
-        stop = store.stop_reason(run_id)
-        if stop:
+        try:
+            attempt = store.begin_attempt(key, run_id)
+        except RunStopped as stop:
             store.release(run_id, key=key, reason=f"run {run_id} stopped before sending it: {stop}")
-            raise AirflowSkipException(f"Customer {key}: not sent, the run stopped earlier ({stop})")
-
-        attempt = store.begin_attempt(key, run_id)
+            raise AirflowSkipException(
+                f"Customer {key}: not sent, the run stopped earlier ({stop})"
+            ) from None
         if attempt is None:
             return self._already_settled(store, key, run_id)
         row = attempt.row
