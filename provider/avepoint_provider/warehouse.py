@@ -316,9 +316,9 @@ class CustomerWarehouse:
         now = self._timestamp(_utcnow())
         with self.transaction() as tx:
             # In the same transaction (one connection per task fewer): a stopped run sends nothing more.
-            stopped = tx.run("run_stop_reason", run_id=run_id)
-            if stopped:
-                raise RunStopped(stopped[0]["message"])
+            stop = _stop_message(tx, run_id)
+            if stop:
+                raise RunStopped(stop)
             rows = tx.run(
                 "begin_attempt", key=key, run_id=run_id, now=now, reason=f"being sent by run {run_id}"
             )
@@ -403,8 +403,7 @@ class CustomerWarehouse:
     def stop_reason(self, run_id: str) -> str | None:
         """The configuration error that stopped ``run_id``, if one did."""
         with self.transaction() as tx:
-            rows = tx.run("run_stop_reason", run_id=run_id)
-        return rows[0]["message"] if rows else None
+            return _stop_message(tx, run_id)
 
     def recover_unfinished(self, run_id: str, *, reason: str, max_attempts: int) -> list[dict[str, Any]]:
         """Rows still ``in_progress`` for ``run_id`` go to ``retry`` (``failed`` past ``max_attempts``)."""
@@ -465,6 +464,12 @@ class CustomerWarehouse:
         """Timestamps bind as aware datetimes on PostgreSQL and as ISO-8601 UTC text on SQLite."""
         value = value.astimezone(UTC)
         return value.isoformat(sep=" ") if self.dialect == "sqlite" else value
+
+
+def _stop_message(tx: _Transaction, run_id: str) -> str | None:
+    """The message of ``run_id``'s ``stopped`` event (a configuration error), if it has one."""
+    rows = tx.run("run_stop_reason", run_id=run_id)
+    return rows[0]["message"] if rows else None
 
 
 def _utcnow() -> datetime:
