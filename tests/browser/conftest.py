@@ -68,7 +68,6 @@ class LocalAirflow(AirflowRestClient):
     home: Path
     warehouse: Any
     env: dict[str, str]
-    _token: str | None = None
 
     @property
     def log_hint(self) -> str:

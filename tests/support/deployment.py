@@ -118,7 +118,6 @@ class Deployment(AirflowRestClient):
     dags_folder: Path = ROOT / "dags"
     api_port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
-    _token: str | None = None
 
     @property
     def log_hint(self) -> str:
