@@ -36,7 +36,7 @@ demo: $(INSTALLED)
 	$(BIN)/python -m include.demo
 
 sandbox: $(INSTALLED)
-	$(BIN)/python -m include.avepoint_sandbox --host 127.0.0.1 --port $(SANDBOX_PORT) --state-file var/sandbox-state.json
+	$(BIN)/python -m avepoint_sandbox --host 127.0.0.1 --port $(SANDBOX_PORT) --state-file var/sandbox-state.json
 
 airflow: $(INSTALLED)
 	$(BIN)/python -m include.local_airflow --sandbox-port $(SANDBOX_PORT)

@@ -204,16 +204,16 @@ class SandboxProcess:
         return f"{self.url}/connect/token"
 
     def control(self):
-        from include.avepoint_sandbox import SandboxControl
+        from avepoint_sandbox import SandboxControl
 
         return SandboxControl(self.url)
 
 
 @contextlib.contextmanager
 def sandbox_process(*args: str) -> Iterator[SandboxProcess]:
-    """Start ``python -m include.avepoint_sandbox --port 0``; stop it (its group) afterwards."""
+    """Start ``python -m avepoint_sandbox --port 0``; stop it (its group) afterwards."""
     process = subprocess.Popen(
-        [PYTHON, "-m", "include.avepoint_sandbox", "--port", "0", "--log-level", "WARNING", *args],
+        [PYTHON, "-m", "avepoint_sandbox", "--port", "0", "--log-level", "WARNING", *args],
         cwd=ROOT,
         env=bench_env(),
         stdout=subprocess.PIPE,

@@ -77,7 +77,7 @@ def start_sandbox(port: int, state_file: Path) -> subprocess.Popen | None:
         [
             sys.executable,
             "-m",
-            "include.avepoint_sandbox",
+            "avepoint_sandbox",
             "--port",
             str(port),
             "--state-file",
@@ -88,7 +88,7 @@ def start_sandbox(port: int, state_file: Path) -> subprocess.Popen | None:
         stdout=subprocess.DEVNULL,
         start_new_session=True,
     )
-    from include.avepoint_sandbox import SandboxControl
+    from avepoint_sandbox import SandboxControl
 
     SandboxControl(f"http://127.0.0.1:{port}").wait_until_up(timeout=20)
     return process

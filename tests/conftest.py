@@ -66,7 +66,7 @@ def fake_avepoint(monkeypatch: pytest.MonkeyPatch):
 @pytest.fixture(scope="session")
 def sandbox_server():
     """One in-process sandbox for the session; tests that use it get a fresh state."""
-    from include.avepoint_sandbox import SandboxConfig, SandboxServer
+    from avepoint_sandbox import SandboxConfig, SandboxServer
 
     with SandboxServer(SandboxConfig(random_seed=11)) as server:
         yield server

@@ -68,10 +68,10 @@ def _print_table(rows: list[dict]) -> None:
 
 
 def main() -> int:
-    from include.avepoint_sandbox import SandboxConfig, SandboxServer
+    from avepoint_sandbox import SandboxConfig, SandboxServer
 
     LOG.parent.mkdir(parents=True, exist_ok=True)
-    logging.getLogger("include.avepoint_sandbox").setLevel(
+    logging.getLogger("avepoint_sandbox").setLevel(
         logging.WARNING
     )  # one line per request is noise here
     config = SandboxConfig(port=0, seed=sandbox_seed(), state_file=VAR / "demo" / "sandbox-state.json")

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from include.reference import COUNTRY_NAMES, DATA_CENTERS, data_centers_of
+from avepoint_provider.reference import COUNTRY_NAMES, DATA_CENTERS, data_centers_of
 
 # Pragmatic e-mail syntax (WHATWG's, requiring a dot in the domain): what a sign-in account needs.
 EMAIL_REGEX = (

@@ -91,7 +91,7 @@ def local_airflow() -> Iterator[LocalAirflow]:
     """
     _require_chromium()
     from avepoint_provider.warehouse import CustomerWarehouse
-    from include.avepoint_sandbox import SandboxControl
+    from avepoint_sandbox import SandboxControl
     from include.demo.customers import sandbox_seed
     from include.local_airflow import (
         airflow_environment,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from avepoint_provider.warehouse import CustomerWarehouse
-from include.avepoint_sandbox import SandboxConfig, SandboxControl, SandboxServer
+from avepoint_sandbox import SandboxConfig, SandboxControl, SandboxServer
 from tests.support.deployment import Deployment, free_port
 from tests.support.postgres import fresh_postgres_database, postgres_connection, require_postgres
 from tests.support.rows import make_customer, run_sql

@@ -8,7 +8,7 @@ import pytest
 
 from avepoint_provider.errors import AvePointAuthError
 from avepoint_provider.hooks.avepoint import AvePointHook
-from include.avepoint_sandbox import SandboxConfig, SandboxServer
+from avepoint_sandbox import SandboxConfig, SandboxServer
 from include.demo.customers import EAST_US
 from tests.conftest import avepoint_connection, set_connection
 

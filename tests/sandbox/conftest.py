@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from include.avepoint_sandbox import SandboxConfig, SandboxControl, SandboxServer
+from avepoint_sandbox import SandboxConfig, SandboxControl, SandboxServer
 from tests.sandbox.helpers import Api
 
 

@@ -10,8 +10,8 @@ import jwt
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from include.avepoint_sandbox import SandboxServer
-from include.avepoint_sandbox.reference import (
+from avepoint_sandbox import SandboxServer
+from avepoint_sandbox.reference import (
     JWT_BEARER,
     LIST_PATH,
     ONBOARD_PATH,

@@ -1,4 +1,4 @@
-"""The sandbox CLI (``python -m include.avepoint_sandbox``): flags, a real subprocess, clean shutdown."""
+"""The sandbox CLI (``python -m avepoint_sandbox``): flags, a real subprocess, clean shutdown."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from include.avepoint_sandbox import SandboxControl
-from include.avepoint_sandbox.__main__ import build_parser, config_from_args
-from include.avepoint_sandbox.reference import ONBOARD_PATH
+from avepoint_sandbox import SandboxControl
+from avepoint_sandbox.__main__ import build_parser, config_from_args
+from avepoint_sandbox.reference import ONBOARD_PATH
 from tests.sandbox.helpers import PASSWORD_SENTINEL, customer_body
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +65,7 @@ def test_bad_flag_value_is_rejected() -> None:
 def _start(*flags: str) -> tuple[subprocess.Popen[str], str]:
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), PYTHONUNBUFFERED="1")
     process = subprocess.Popen(
-        [sys.executable, "-m", "include.avepoint_sandbox", "--port", "0", *flags],
+        [sys.executable, "-m", "avepoint_sandbox", "--port", "0", *flags],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,

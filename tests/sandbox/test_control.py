@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from include.avepoint_sandbox import SandboxControl, SandboxControlError, SandboxServer
+from avepoint_sandbox import SandboxControl, SandboxControlError, SandboxServer
 from tests.sandbox.helpers import Api, customer_body, request_token
 
 pytestmark = pytest.mark.integration
 
 
 def test_health_and_context_manager() -> None:
-    from include.avepoint_sandbox import SandboxConfig
+    from avepoint_sandbox import SandboxConfig
 
     with SandboxServer(SandboxConfig()) as server:
         assert server.url.startswith("http://127.0.0.1:")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from include.avepoint_sandbox import SandboxControl, SandboxControlError, SandboxServer
+from avepoint_sandbox import SandboxControl, SandboxControlError, SandboxServer
 from tests.sandbox.helpers import Api, customer_body, request_token
 
 pytestmark = pytest.mark.integration
@@ -216,7 +216,7 @@ def _outcomes(server: SandboxServer, n: int) -> list[str]:
 
 
 def test_random_faults_are_deterministic_with_a_seed(sandbox_factory: Callable[..., SandboxServer]) -> None:
-    from include.avepoint_sandbox import FaultSettings
+    from avepoint_sandbox import FaultSettings
 
     faults = FaultSettings(
         error_rate_500=0.2,

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from include.avepoint_sandbox import SandboxServer
-from include.avepoint_sandbox.reference import SCOPE_READ, SCOPE_READWRITE
+from avepoint_sandbox import SandboxServer
+from avepoint_sandbox.reference import SCOPE_READ, SCOPE_READWRITE
 from tests.sandbox.helpers import (
     BOTH_SCOPES,
     Api,

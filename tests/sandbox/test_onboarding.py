@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from include.avepoint_sandbox import SandboxServer
+from avepoint_sandbox import SandboxServer
 from tests.sandbox.helpers import PASSWORD_SENTINEL, Api, customer_body
 
 pytestmark = pytest.mark.integration

@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from include.avepoint_sandbox import FaultSettings
-from include.avepoint_sandbox.faults import Draw, TokenBucket, parse_script_action, random_fault
-from include.avepoint_sandbox.reference import COUNTRIES, DATA_CENTERS, normalize_data_center
-from include.avepoint_sandbox.validation import ValidationError, validate_onboarding
+from avepoint_sandbox import FaultSettings
+from avepoint_sandbox.faults import Draw, TokenBucket, parse_script_action, random_fault
+from avepoint_sandbox.reference import COUNTRIES, DATA_CENTERS, normalize_data_center
+from avepoint_sandbox.validation import ValidationError, validate_onboarding
 from tests.sandbox.helpers import customer_body
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from include.avepoint_sandbox.reference import DEFAULT_SCOPES
+from avepoint_sandbox.reference import DEFAULT_SCOPES
 
 FAULT_ENDPOINTS = frozenset({"onboard", "list", "token"})
 LOST_RESPONSE_MODES = ("500", "drop", "mixed")

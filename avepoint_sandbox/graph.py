@@ -5,10 +5,10 @@ Pure request -> reply functions over the state; faults are the handler's busines
 
 from __future__ import annotations
 
-from include.avepoint_sandbox.config import SandboxConfig
-from include.avepoint_sandbox.replies import Reply, error_reply, json_reply
-from include.avepoint_sandbox.state import SandboxState
-from include.avepoint_sandbox.validation import (
+from avepoint_sandbox.config import SandboxConfig
+from avepoint_sandbox.replies import Reply, error_reply, json_reply
+from avepoint_sandbox.state import SandboxState
+from avepoint_sandbox.validation import (
     ValidationError,
     parse_customer_ids,
     parse_page,

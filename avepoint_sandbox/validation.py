@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from include.avepoint_sandbox.reference import (
+from avepoint_sandbox.reference import (
     COUNTRIES,
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,

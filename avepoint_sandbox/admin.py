@@ -10,9 +10,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from include.avepoint_sandbox.replies import Reply, error_reply, json_reply
-from include.avepoint_sandbox.state import SandboxState
-from include.avepoint_sandbox.validation import ValidationError
+from avepoint_sandbox.replies import Reply, error_reply, json_reply
+from avepoint_sandbox.state import SandboxState
+from avepoint_sandbox.validation import ValidationError
 
 
 class _BadRequest(Exception):

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from include.avepoint_sandbox.config import FaultSettings
+from avepoint_sandbox.config import FaultSettings
 
 REJECT_STATUSES = frozenset({429, 500, 502, 503, 504})
 SCRIPT_STATUSES = frozenset({2, 3, 4})

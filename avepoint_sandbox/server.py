@@ -17,13 +17,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from include.avepoint_sandbox import graph
-from include.avepoint_sandbox.admin import handle_control
-from include.avepoint_sandbox.config import SandboxConfig
-from include.avepoint_sandbox.control import SandboxControl
-from include.avepoint_sandbox.faults import FaultAction
-from include.avepoint_sandbox.identity import IdentityService
-from include.avepoint_sandbox.reference import (
+from avepoint_sandbox import graph
+from avepoint_sandbox.admin import handle_control
+from avepoint_sandbox.config import SandboxConfig
+from avepoint_sandbox.control import SandboxControl
+from avepoint_sandbox.faults import FaultAction
+from avepoint_sandbox.identity import IdentityService
+from avepoint_sandbox.reference import (
     CONTROL_PREFIX,
     LIST_PATH,
     ONBOARD_PATH,
@@ -31,9 +31,9 @@ from include.avepoint_sandbox.reference import (
     SCOPE_READWRITE,
     TOKEN_PATH,
 )
-from include.avepoint_sandbox.replies import JSON_TYPE, Reply, error_reply, json_reply
-from include.avepoint_sandbox.state import SandboxState
-from include.avepoint_sandbox.validation import ValidationError, account_of, parse_json
+from avepoint_sandbox.replies import JSON_TYPE, Reply, error_reply, json_reply
+from avepoint_sandbox.state import SandboxState
+from avepoint_sandbox.validation import ValidationError, account_of, parse_json
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from include.reference import COMMERCIAL, COUNTRY_NAMES, GOV
-from include.reference import DATA_CENTERS as _DATA_CENTERS
+from avepoint_provider.reference import COMMERCIAL, COUNTRY_NAMES, GOV
+from avepoint_provider.reference import DATA_CENTERS as _DATA_CENTERS
 
 TOKEN_PATH = "/connect/token"
 ONBOARD_PATH = "/partner/external/v3/general/customers"

@@ -19,10 +19,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from include.avepoint_sandbox.config import SandboxConfig
-from include.avepoint_sandbox.reference import JWT_BEARER
-from include.avepoint_sandbox.replies import Reply, json_reply
-from include.avepoint_sandbox.state import SandboxState
+from avepoint_sandbox.config import SandboxConfig
+from avepoint_sandbox.reference import JWT_BEARER
+from avepoint_sandbox.replies import Reply, json_reply
+from avepoint_sandbox.state import SandboxState
 
 _ASSERTION_ERRORS: tuple[tuple[type[Exception], str], ...] = (
     (jwt.ExpiredSignatureError, "the client assertion has expired"),

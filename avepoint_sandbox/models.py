@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from include.avepoint_sandbox.reference import COUNTRIES, normalize_data_center
-from include.avepoint_sandbox.validation import OnboardRequest, ValidationError, is_email
+from avepoint_sandbox.reference import COUNTRIES, normalize_data_center
+from avepoint_sandbox.validation import OnboardRequest, ValidationError, is_email
 
 # Undocumented mapping of the onboarding boolean onto the list endpoint's integer
 # (0 customer-managed, 1 partner-managed, 2 to be configured): true -> 1, false -> 0, absent -> 2.

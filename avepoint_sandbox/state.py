@@ -21,16 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from include.avepoint_sandbox.config import FaultSettings, SandboxConfig
-from include.avepoint_sandbox.faults import Draw, FaultAction, TokenBucket, parse_script_action, random_fault
-from include.avepoint_sandbox.models import Customer, SeedData, parse_seed
-from include.avepoint_sandbox.reference import (
+from avepoint_sandbox.config import FaultSettings, SandboxConfig
+from avepoint_sandbox.faults import Draw, FaultAction, TokenBucket, parse_script_action, random_fault
+from avepoint_sandbox.models import Customer, SeedData, parse_seed
+from avepoint_sandbox.reference import (
     STATUS_ALREADY_EXISTS,
     STATUS_MANAGED_BY_CURRENT_PARTNER,
     STATUS_SAME_AS_PARTNER,
     STATUS_SUCCESSFUL,
 )
-from include.avepoint_sandbox.validation import OnboardRequest
+from avepoint_sandbox.validation import OnboardRequest
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m include.avepoint_sandbox --host 127.0.0.1 --port 8765 [flags]``.
+"""Command line: ``python -m avepoint_sandbox --host 127.0.0.1 --port 8765 [flags]``.
 
 Runs in the foreground, logs one line per request to stderr (never a body or a
 secret), prints ``SANDBOX_URL=<url>`` on stdout once it listens (useful with
@@ -18,9 +18,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from include.avepoint_sandbox.config import LOST_RESPONSE_MODES, MALFORMED_MODES, FaultSettings, SandboxConfig
-from include.avepoint_sandbox.reference import DEFAULT_SCOPES
-from include.avepoint_sandbox.server import SandboxServer
+from avepoint_sandbox.config import LOST_RESPONSE_MODES, MALFORMED_MODES, FaultSettings, SandboxConfig
+from avepoint_sandbox.reference import DEFAULT_SCOPES
+from avepoint_sandbox.server import SandboxServer
 
 _CHOICES = {"lost_response_mode": LOST_RESPONSE_MODES, "malformed_mode": MALFORMED_MODES}
 
@@ -44,7 +44,7 @@ def _fault_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m include.avepoint_sandbox",
+        prog="python -m avepoint_sandbox",
         description="Local sandbox of the AvePoint identity service and Graph customer endpoints.",
     )
     parser.add_argument("--host", default="127.0.0.1")

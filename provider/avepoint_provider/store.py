@@ -1,0 +1,96 @@
+"""Where the onboarding operator keeps its write-ahead state: an interface, no database.
+
+:class:`~avepoint_provider.operators.onboard.AvePointOnboardCustomerOperator` owns the
+exactly-once protocol for one customer; a store gives it durable memory across task tries:
+
+1. :meth:`OnboardingStore.begin_attempt` counts the attempt *before* anything is sent and
+   hands over the customer with its password (read at execute time, never through XCom).
+2. The operator sends, or — when an earlier attempt may have reached AvePoint — first
+   looks the account up in AvePoint's list.
+3. :meth:`OnboardingStore.record_outcome` is written before the task succeeds.
+
+A pipeline implements it over its own table (this project: ``include/onboarding``); the
+provider ships :class:`~avepoint_provider.stores.variable.VariableOnboardingStore` for
+a customer given directly to a DAG.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from avepoint_provider.customer import Customer
+
+
+class RunStopped(Exception):
+    """The run met a configuration error earlier (the message says which): send nothing more."""
+
+
+class UnknownCustomer(LookupError):
+    """The store has no customer under this key."""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """An attempt counted before sending: its number (1 for the first) and the customer to send."""
+
+    number: int
+    customer: Customer
+
+
+@dataclass(frozen=True)
+class OnboardOutcome:
+    """What one attempt ended in; JSON-safe through :meth:`to_dict` (no password, no body)."""
+
+    customer_key: str
+    # onboarded, rejected, conflict or retry: what AvePoint's answer means
+    outcome: str
+    # the outcome, or ``failed`` once a retry outcome has used the last attempt
+    status: str
+    reason: str
+    attempt: int
+    api_status: int | None = None
+    avepoint_customer_id: str | None = None
+    http_status: int | None = None
+    request_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class OnboardingStore(ABC):
+    """Durable per-customer state for the onboarding operator.
+
+    Every method is called from the task process at execute time. Implementations must be
+    cheap to construct (they are built when the DAG file is parsed) and do their I/O lazily.
+    """
+
+    @abstractmethod
+    def begin_attempt(self, key: str, run_id: str) -> Attempt | None:
+        """Count one attempt for ``key`` held by ``run_id`` and return it with the customer.
+
+        None when ``run_id`` does not hold the customer (another run does, or an earlier try of
+        this task already recorded its outcome). Raises :class:`RunStopped`, counting nothing,
+        when the run met a configuration error, and :class:`UnknownCustomer` for an unknown key.
+        """
+
+    @abstractmethod
+    def record_outcome(self, outcome: OnboardOutcome, *, run_id: str, try_number: int | None,
+                       event_message: str) -> bool:  # fmt: skip
+        """Record the attempt's outcome durably; False when ``run_id`` no longer holds the customer."""
+
+    @abstractmethod
+    def recorded_outcome(self, key: str, run_id: str) -> OnboardOutcome | None:
+        """The outcome an earlier try of ``run_id`` recorded for ``key``, or None."""
+
+    @abstractmethod
+    def release(self, key: str, run_id: str, *, reason: str, undo_attempt: bool, try_number: int | None,
+                stop_message: str) -> str | None:  # fmt: skip
+        """A configuration error stopped the run: give ``key`` back as it was before this run.
+
+        ``undo_attempt`` takes the counted attempt back (nothing can have reached AvePoint).
+        ``stop_message`` is remembered so that the run's other attempts raise :class:`RunStopped`.
+        Returns the status the customer went back to, if the store has statuses.
+        """
