@@ -1,7 +1,7 @@
 """Scenario 7: claiming 500 of 50,000 waiting rows on PostgreSQL.
 
 Two tables with identical contents in one fresh database, both created by
-``CustomerWarehouse.ensure_tables()`` (same columns and indexes) and filled by ``COPY``: the
+``CustomerWarehouse.prepare()`` (same columns and indexes) and filled by ``COPY``: the
 project's ``CustomerWarehouse.claim(limit=500)`` runs against one, a hand-written single
 ``UPDATE ... WHERE customer_key IN (SELECT ... ORDER BY requested_at LIMIT 500 FOR UPDATE SKIP
 LOCKED) RETURNING customer_key`` against the other. Each side opens its own connection per claim,
@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from avepoint_provider.warehouse import INPUT_COLUMNS
+from include.onboarding.warehouse import INPUT_COLUMNS
 from bench.common import EAST_US, Result, alternate, median, postgres_server, spread
 
 CLAIM_TARGET = 1.5
@@ -108,7 +108,7 @@ def hand_written_claim(url: str, run_id: str, limit: int) -> list[str]:
 
 
 def run(*, rows: int, claim: int, repeat: int, enforce: bool) -> list[Result]:
-    from avepoint_provider.warehouse import CustomerWarehouse
+    from include.onboarding.warehouse import CustomerWarehouse
     from tests.support.postgres import fresh_postgres_database, postgres_connection
 
     server = postgres_server()
@@ -117,8 +117,8 @@ def run(*, rows: int, claim: int, repeat: int, enforce: bool) -> list[Result]:
         os.environ[env_key] = json.dumps(postgres_connection(url))
         try:
             store = CustomerWarehouse(CONN_ID, PROJECT_TABLE)
-            store.ensure_tables()
-            CustomerWarehouse(CONN_ID, BASELINE_TABLE).ensure_tables()
+            store.prepare()
+            CustomerWarehouse(CONN_ID, BASELINE_TABLE).prepare()
             start = datetime(2026, 1, 1, tzinfo=UTC)
             for table in (PROJECT_TABLE, BASELINE_TABLE):
                 _load(url, table, rows, start)

@@ -85,7 +85,7 @@ def _task_import_ms(repeat: int = 3) -> float:
         "import time, airflow.sdk\n"
         "from airflow.sdk.execution_time import supervisor, task_runner\n"
         "start = time.process_time()\n"
-        "import avepoint_provider.hooks.avepoint, avepoint_provider.warehouse\n"
+        "import avepoint_provider.hooks.avepoint, include.onboarding.warehouse\n"
         "import airflow.providers.postgres.hooks.postgres\n"
         "print('IMPORT_MS=%.1f' % ((time.process_time() - start) * 1000))\n"
     )
@@ -178,7 +178,7 @@ def run(
     scenarios: frozenset[int] = frozenset({3, 4}),
 ) -> list[Result]:
     """Scenarios 3 (pool 4, 0 ms) and 4 (pool 8, 250 ms) in one deployment; ``scenarios`` picks."""
-    from avepoint_provider.warehouse import CustomerWarehouse
+    from include.onboarding.warehouse import CustomerWarehouse
     from tests.support.deployment import Deployment
     from tests.support.postgres import fresh_postgres_database, postgres_connection
 
@@ -213,7 +213,7 @@ def run(
         os.environ["AIRFLOW_CONN_CUSTOMER_WAREHOUSE"] = json.dumps(warehouse_conn)
         try:
             store = CustomerWarehouse("customer_warehouse")
-            store.ensure_tables()
+            store.prepare()
             airflow.start()
             for dag_id in (REAL_DAG_ID, TWIN_DAG_ID):
                 airflow.unpause(dag_id)

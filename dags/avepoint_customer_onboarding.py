@@ -8,7 +8,7 @@ Great Expectations, onboards each valid one through the AvePoint Graph API
 writes every outcome back to the table and to `customer_onboarding_events`.
 The run's summary lands in the `finish_run` log and in the run's note.
 
-**Tasks:** `claim_customers` → `validate_customers` → `onboard_customer` (one per
+**Tasks:** `prepare_table` (checks the table; creates it when missing) → `claim_customers` → `validate_customers` → `onboard_customer` (one per
 customer, labelled *key · organization*) → `finish_run` (always runs).
 
 #### Params (Trigger → Run Parameters)
@@ -50,7 +50,8 @@ import pendulum
 from airflow.sdk import Param, TriggerRule, dag, task
 
 from avepoint_provider.operators.onboard import AvePointOnboardCustomerOperator
-from include.onboarding.names import CLAIM_TASK_ID, POOL, VALIDATE_TASK_ID
+from include.onboarding.names import CLAIM_TASK_ID, POOL, PREPARE_TASK_ID, VALIDATE_TASK_ID
+from include.onboarding.store import WarehouseStore
 
 # Tests and impatient operators may shorten the retry delay; production keeps a minute.
 RETRY_DELAY = timedelta(seconds=float(os.environ.get("AVEPOINT_ONBOARDING_RETRY_DELAY_SECONDS", "60")))
@@ -100,6 +101,12 @@ RETRY_DELAY = timedelta(seconds=float(os.environ.get("AVEPOINT_ONBOARDING_RETRY_
 )
 def avepoint_customer_onboarding():
     # The steps' logic is imported when a task runs: parsing this file stays cheap.
+    @task(task_id=PREPARE_TASK_ID)
+    def prepare_table(**context) -> None:
+        from include.onboarding import pipeline
+
+        pipeline.prepare_table(context)
+
     @task(task_id=CLAIM_TASK_ID)
     def claim_customers(**context) -> dict:
         from include.onboarding import pipeline
@@ -118,9 +125,12 @@ def avepoint_customer_onboarding():
 
         return pipeline.finish_run(context)
 
-    validated = validate_customers(claim_customers())
+    claimed = claim_customers()
+    prepare_table() >> claimed
+    validated = validate_customers(claimed)
     onboarded = AvePointOnboardCustomerOperator.partial(
         task_id="onboard_customer",
+        store=WarehouseStore(),
         pool=POOL,
         map_index_template="{{ task.customer_label }}",
     ).expand_kwargs(validated)

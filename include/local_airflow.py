@@ -100,14 +100,14 @@ def prepare(settings: AirflowSettings, env: dict[str, str]) -> None:
     subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
     load_into_airflow(settings, airflow, env=env)
 
-    from avepoint_provider.warehouse import CustomerWarehouse
+    from include.onboarding.warehouse import CustomerWarehouse
     from include.demo.customers import demo_customers
     from include.onboarding.config import VARIABLE, WAREHOUSE_CONN_ID, OnboardingSettings
 
     table = OnboardingSettings.from_mapping(json.loads(settings.variables.get(VARIABLE) or "{}")).table
     with _environment(environment(settings)):
         warehouse = CustomerWarehouse(WAREHOUSE_CONN_ID, table)
-        warehouse.ensure_tables()
+        warehouse.prepare()
         added = warehouse.add_customers(demo_customers())
     print(f"Warehouse table {table}: {added} demo customer(s) added as pending")
 

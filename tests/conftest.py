@@ -146,7 +146,7 @@ def postgres_db(postgres_server):
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def warehouse(request, tmp_path, monkeypatch):
     """An empty ``customer_warehouse`` (SQLite file or fresh PostgreSQL database) with its tables."""
-    from avepoint_provider.warehouse import CustomerWarehouse
+    from include.onboarding.warehouse import CustomerWarehouse
 
     if request.param == "sqlite":
         set_connection(
@@ -157,7 +157,7 @@ def warehouse(request, tmp_path, monkeypatch):
             monkeypatch, "customer_warehouse", **postgres_connection(request.getfixturevalue("postgres_db"))
         )
     store = CustomerWarehouse("customer_warehouse")
-    store.ensure_tables()
+    store.prepare()
     return store
 
 

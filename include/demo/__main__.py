@@ -80,12 +80,12 @@ def main() -> int:
         os.environ.update({k: v for k, v in env.items() if k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_"))})
         print(f"AvePoint sandbox running at {sandbox.url}")
 
-        from avepoint_provider.warehouse import CustomerWarehouse
+        from include.onboarding.warehouse import CustomerWarehouse
 
         warehouse = CustomerWarehouse(
             "customer_warehouse", json.loads(env["AIRFLOW_VAR_AVEPOINT_ONBOARDING"])["table"]
         )
-        warehouse.ensure_tables()
+        warehouse.prepare()
         added = warehouse.add_customers(demo_customers())
         print(f"Warehouse {VAR / 'warehouse.db'}: {added} new sample customer(s) loaded as pending")
 

@@ -7,5 +7,6 @@ every task process) imports nothing else from the project.
 from __future__ import annotations
 
 POOL = "avepoint_api"
+PREPARE_TASK_ID = "prepare_table"
 CLAIM_TASK_ID = "claim_customers"
 VALIDATE_TASK_ID = "validate_customers"

@@ -20,14 +20,27 @@ from include.onboarding.config import (
     OnboardingSettings,
 )
 from include.onboarding.names import CLAIM_TASK_ID, VALIDATE_TASK_ID
+from include.onboarding.status import Status
 
 log = logging.getLogger(__name__)
 
 
 def _warehouse(settings: OnboardingSettings):
-    from avepoint_provider.warehouse import CustomerWarehouse
+    from include.onboarding.warehouse import CustomerWarehouse
 
     return CustomerWarehouse(WAREHOUSE_CONN_ID, settings.table)
+
+
+def prepare_table(context: Any) -> None:
+    """Check the configured table once before anything is claimed; create the tables if missing."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from include.onboarding.warehouse import TableNotReady
+
+    try:
+        _warehouse(OnboardingSettings.load()).prepare()
+    except TableNotReady as exc:
+        raise AirflowFailException(str(exc)) from None
 
 
 def window_end(context: Any) -> datetime:
@@ -46,7 +59,6 @@ def claim_customers(context: Any) -> dict[str, Any]:
     params = context["params"]
     settings = OnboardingSettings.load()
     store = _warehouse(settings)
-    store.ensure_tables()
     dry_run = bool(params["dry_run"])
     if not dry_run:
         # Prove the credentials before taking any row: a wrong secret or a revoked app must
@@ -61,13 +73,13 @@ def claim_customers(context: Any) -> dict[str, Any]:
         finally:
             hook.close()
     end = window_end(context)
-    keys = store.claim(
+    select = store.preview_claim if dry_run else store.claim
+    keys = select(
         run_id=context["run_id"],
         interval_end=end,
         limit=int(params["max_customers"]),
         claim_timeout=settings.claim_timeout,
         keys=[str(k) for k in params["customer_keys"] or []],
-        preview=dry_run,
     )
     verb = "would take" if dry_run else "claimed"
     log.info(
@@ -87,21 +99,24 @@ def validate_customers(claim: dict[str, Any], context: Any) -> list[dict[str, An
 
     from avepoint_provider.settings import AvePointSettings
     from include.onboarding.validation import reason_text, validate_rows
+    from include.onboarding.warehouse import undecodable_columns, undecodable_reason
 
     settings = OnboardingSettings.load()
     store = _warehouse(settings)
     run_id = context["run_id"]
     dry_run = claim["dry_run"]
     rows = store.rows(claim["keys"]) if dry_run else store.claimed_rows(run_id)
-    keys = [str(r["customer_key"]) for r in rows]
+    # Text the database holds as invalid UTF-8 is never decoded, shown or validated: its own reason.
+    reasons = {str(r["customer_key"]): undecodable_reason(bad) for r in rows if (bad := undecodable_columns(r))}
+    readable = [r for r in rows if str(r["customer_key"]) not in reasons]
     environment = AvePointSettings.from_connection(BaseHook.get_connection(AVEPOINT_CONN_ID)).environment
     failures = validate_rows(
-        rows,
-        store.password_profiles(keys),
+        readable,
+        store.password_profiles([str(r["customer_key"]) for r in readable]),
         data_center_family=environment.data_center_family,
-        onboarded_accounts=store.onboarded_accounts(str(r["registration_account"] or "") for r in rows),
+        onboarded_accounts=store.onboarded_accounts(str(r["registration_account"] or "") for r in readable),
     )
-    reasons = {key: reason_text(messages) for key, messages in failures.items()}
+    reasons |= {key: reason_text(messages) for key, messages in failures.items()}
     valid = [r for r in rows if str(r["customer_key"]) not in reasons]
     for key, reason in reasons.items():
         log.info("Customer %s is invalid: %s", key, reason)
@@ -111,7 +126,7 @@ def validate_customers(claim: dict[str, Any], context: Any) -> list[dict[str, An
             log.info("Dry run: would send customer %s: %s", row["customer_key"], json.dumps(_preview(row)))
         report["would_send"] = [_brief(r) for r in valid]
         report["invalid_rows"] = [
-            _brief(r) | {"status": "invalid", "status_reason": reasons[str(r["customer_key"])]}
+            _brief(r) | {"status": Status.INVALID.value, "status_reason": reasons[str(r["customer_key"])]}
             for r in rows
             if str(r["customer_key"]) in reasons
         ]
@@ -120,12 +135,7 @@ def validate_customers(claim: dict[str, Any], context: Any) -> list[dict[str, An
     store.mark_invalid(run_id, reasons, try_number=context["ti"].try_number)
     context["ti"].xcom_push(key="report", value=report)
     return [
-        {
-            "customer_key": str(r["customer_key"]),
-            "customer_label": _label(r),
-            "table": settings.table,
-            "max_attempts": settings.max_attempts,
-        }
+        {"customer_key": str(r["customer_key"]), "customer_label": _label(r), "max_attempts": settings.max_attempts}
         for r in valid
     ]
 
@@ -152,17 +162,16 @@ def finish_run(context: Any) -> dict[str, Any]:
     else:
         summary.stop_reason = store.stop_reason(run_id)
         if summary.stop_reason:
-            store.release(run_id, reason=f"run {run_id} stopped before onboarding it: {summary.stop_reason}")
+            store.release_run(run_id, reason=f"run {run_id} stopped before onboarding it: {summary.stop_reason}")
         else:
-            summary.recovered = len(
-                store.recover_unfinished(
-                    run_id,
-                    reason=(
-                        f"the onboarding task of run {run_id} ended without recording an outcome "
-                        "(it failed, was killed or never ran); the next run checks AvePoint before resending"
-                    ),
-                    max_attempts=settings.max_attempts,
-                )
+            # Counted from the events table: a retry of this task still fails the run.
+            summary.recovered = store.recover_unfinished(
+                run_id,
+                reason=(
+                    f"the onboarding task of run {run_id} ended without recording an outcome "
+                    "(it failed, was killed or never ran); the next run checks AvePoint before resending"
+                ),
+                max_attempts=settings.max_attempts,
             )
         summary.counts = store.status_counts(run_id)
         summary.needing_human = store.needing_human(run_id)
@@ -202,7 +211,6 @@ def _brief(row: dict[str, Any]) -> dict[str, Any]:
 
 def _preview(row: dict[str, Any]) -> dict[str, Any]:
     """The request body a real run would send, with the password masked."""
-    from avepoint_provider.hooks.avepoint import onboard_request_body
-    from avepoint_provider.operators.onboard import customer_kwargs
+    from avepoint_provider.customer import Customer
 
-    return onboard_request_body(**customer_kwargs(row, password="********"))
+    return Customer.from_mapping(row | {"password": "********"}).to_request_body()

@@ -13,10 +13,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from include.onboarding.status import NEEDS_HUMAN, Status
+
 NOTE_MAX_CHARS = 1000  # DAGRunPatchBody.note max_length in Airflow 3.3
-STATUS_ORDER = ("onboarded", "invalid", "rejected", "conflict", "retry", "failed", "in_progress", "pending")
+STATUS_ORDER = tuple(Status)
 # Rows needing a human, most urgent decision first: the note shows at least one of each before more.
-HUMAN_ORDER = ("conflict", "rejected", "failed", "invalid")
+HUMAN_ORDER = NEEDS_HUMAN
 # (rows listed, characters per reason): the note takes the first rendering that fits.
 # Whole reasons beat more rows: every kind of problem is listed anyway, the rest is in the log.
 NOTE_LAYOUTS = (

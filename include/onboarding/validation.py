@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from avepoint_provider.warehouse import INPUT_COLUMNS
+from include.onboarding.warehouse import INPUT_COLUMNS
 from include.onboarding.rules import Rule, build_rules, derived_values
 
 log = logging.getLogger(__name__)

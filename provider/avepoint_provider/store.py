@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -57,7 +58,8 @@ class OnboardOutcome:
     request_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Plain strings for XCom, whatever enum the outcome and status were given as.
+        return {k: v.value if isinstance(v, Enum) else v for k, v in asdict(self).items()}
 
 
 class OnboardingStore(ABC):
@@ -87,10 +89,11 @@ class OnboardingStore(ABC):
 
     @abstractmethod
     def release(self, key: str, run_id: str, *, reason: str, undo_attempt: bool, try_number: int | None,
-                stop_message: str) -> str | None:  # fmt: skip
+                stop_message: str | None) -> str | None:  # fmt: skip
         """A configuration error stopped the run: give ``key`` back as it was before this run.
 
         ``undo_attempt`` takes the counted attempt back (nothing can have reached AvePoint).
-        ``stop_message`` is remembered so that the run's other attempts raise :class:`RunStopped`.
+        ``stop_message``, when given, is remembered so that the run's other attempts raise
+        :class:`RunStopped`.
         Returns the status the customer went back to, if the store has statuses.
         """

@@ -90,7 +90,7 @@ def local_airflow() -> Iterator[LocalAirflow]:
     the browser tests are done instead of taking CPU from every later test of ``make test``.
     """
     _require_chromium()
-    from avepoint_provider.warehouse import CustomerWarehouse
+    from include.onboarding.warehouse import CustomerWarehouse
     from avepoint_sandbox import SandboxControl
     from include.demo.customers import sandbox_seed
     from include.local_airflow import (

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from avepoint_provider.warehouse import CustomerWarehouse
+from include.onboarding.warehouse import CustomerWarehouse
 from avepoint_sandbox import SandboxConfig, SandboxControl, SandboxServer
 from tests.support.deployment import Deployment, free_port
 from tests.support.postgres import fresh_postgres_database, postgres_connection, require_postgres
@@ -122,7 +122,7 @@ def stack(rsa_private_pem, rsa_public_pem):
         # The test process reaches the warehouse directly, never through the proxy.
         os.environ["AIRFLOW_CONN_CUSTOMER_WAREHOUSE"] = json.dumps(warehouse_conn)
         store = CustomerWarehouse("customer_warehouse")
-        store.ensure_tables()
+        store.prepare()
         try:
             airflow.start()
             airflow.unpause(DAG_ID)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import time
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from avepoint_provider.warehouse import CustomerWarehouse, quote_table_name
+from include.onboarding.warehouse import CustomerWarehouse, TableName
 from tests.support.rows import make_customer, run_sql
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -71,7 +71,9 @@ def test_claim_skips_final_and_fresh_in_progress_rows_but_takes_stale_ones(wareh
 
 def test_claim_by_keys_and_preview_changes_nothing(warehouse):
     load(warehouse, "A", "B", "C")
-    assert claim(warehouse, keys=["C", "A", "NOPE"], preview=True) == ["A", "C"]
+    assert warehouse.preview_claim(
+        run_id="run-1", interval_end=T0 + HOUR, limit=100, claim_timeout=HOUR, keys=["C", "A", "NOPE"]
+    ) == ["A", "C"]
     assert set(statuses(warehouse, "A", "B", "C").values()) == {"pending"}
     assert claim(warehouse, keys=["C"]) == ["C"]
 
@@ -79,8 +81,8 @@ def test_claim_by_keys_and_preview_changes_nothing(warehouse):
 def test_attempt_is_counted_before_sending_and_only_while_held(warehouse):
     load(warehouse, "A")
     claim(warehouse)
-    attempt = warehouse.begin_attempt("A", "run-1")
-    assert attempt.number == 1 and attempt.row["password"] == "Secret-A-Pw1!"
+    row = warehouse.begin_attempt("A", "run-1")
+    assert row["attempts"] == 1 and row["password"] == "Secret-A-Pw1!"
     assert warehouse.begin_attempt("A", "someone-else") is None
     assert warehouse.row_state("A")["attempts"] == 1
 
@@ -124,8 +126,8 @@ def test_release_restores_the_previous_status(warehouse):
     )
     claim(warehouse)
     warehouse.begin_attempt("R", "run-1")
-    warehouse.release("run-1", key="R", reason="401", undo_attempt=True, stop_message="AuthError: 401")
-    warehouse.release("run-1", reason="run stopped")
+    warehouse.release_row("R", "run-1", reason="401", undo_attempt=True, stop_message="AuthError: 401")
+    warehouse.release_run("run-1", reason="run stopped")
     assert statuses(warehouse, "P", "R") == {"P": "pending", "R": "retry"}
     assert warehouse.row_state("R")["attempts"] == 2
     assert warehouse.stop_reason("run-1") == "AuthError: 401"
@@ -138,9 +140,18 @@ def test_recover_unfinished_sets_retry_or_failed_past_max_attempts(warehouse):
     warehouse.begin_attempt("A", "run-1")
     run_sql(warehouse, f"UPDATE {warehouse.table} SET attempts = 5 WHERE customer_key = 'B'")
     warehouse.record_outcome("C", "run-1", status="onboarded", reason="ok", attempt=1, try_number=1)
-    recovered = warehouse.recover_unfinished("run-1", reason="task died", max_attempts=5)
-    assert {r["customer_key"]: r["status"] for r in recovered} == {"A": "retry", "B": "failed"}
+    assert warehouse.recover_unfinished("run-1", reason="task died", max_attempts=5) == 2
     assert warehouse.status_counts("run-1") == {"retry": 1, "failed": 1, "onboarded": 1}
+    assert statuses(warehouse, "A", "B") == {"A": "retry", "B": "failed"}
+
+
+def test_recovered_rows_are_still_counted_by_a_retried_finish(warehouse):
+    """The failed-run signal survives retries: a second call recovers nothing but still counts."""
+    load(warehouse, "A")
+    claim(warehouse)
+    assert warehouse.recover_unfinished("run-1", reason="task died", max_attempts=5) == 1
+    assert warehouse.recover_unfinished("run-1", reason="task died", max_attempts=5) == 1
+    assert warehouse.recover_unfinished("run-2", reason="task died", max_attempts=5) == 0
 
 
 def test_invalid_rows_and_onboarded_accounts(warehouse):
@@ -173,10 +184,27 @@ def test_password_profiles_never_return_the_password(warehouse):
 
 
 def test_table_names_are_identifiers_only():
-    assert quote_table_name("analytics.customer_onboarding") == '"analytics"."customer_onboarding"'
+    assert TableName.parse("analytics.customer_onboarding", "sqlite").quoted == '"analytics"."customer_onboarding"'
     for bad in ('x"; DROP TABLE y; --', "a.b.c", "1table", ""):
         with pytest.raises(ValueError, match="identifier"):
-            quote_table_name(bad)
+            TableName.parse(bad, "sqlite")
+
+
+def test_postgres_table_names_fold_to_lower_case_as_unquoted_identifiers():
+    assert TableName.parse("crm.Customer_Onboarding", "postgresql").quoted == '"crm"."customer_onboarding"'
+
+
+def test_index_names_of_long_table_names_stay_unique_within_63_bytes():
+    a = TableName.parse("c" * 40 + "_onboarding_a", "postgresql")
+    b = TableName.parse("c" * 40 + "_onboarding_b", "postgresql")
+    names = {t.index_name(s) for t in (a, b) for s in ("status", "claimed_by", "claimable", "events_key")}
+    assert len(names) == 8
+    assert all(len(n.strip('"').encode()) <= 63 for n in names)
+
+
+def test_a_table_name_too_long_for_its_events_table_is_refused():
+    with pytest.raises(ValueError, match="too long"):
+        TableName.parse("t" * 60, "postgresql")
 
 
 # -- two claimers at once never share a row ---------------------------------------------------------
@@ -185,8 +213,8 @@ def test_table_names_are_identifiers_only():
 def _claim_in_process(conn_json: str, run_id: str, rounds: int, queue, start) -> None:
     os.environ["AIRFLOW_CONN_CUSTOMER_WAREHOUSE"] = conn_json
     store = CustomerWarehouse("customer_warehouse")
-    store.hook.get_conn().close()  # connect before the start signal, so all claimers race
-    start.wait(timeout=60)
+    store.engine.connect().close()  # connect before the start signal, so all claimers race
+    start.wait(timeout=120)
     taken: list[str] = []
     for _ in range(rounds):
         taken += store.claim(run_id=run_id, interval_end=T0 + 10 * HOUR, limit=7, claim_timeout=HOUR)
@@ -195,25 +223,53 @@ def _claim_in_process(conn_json: str, run_id: str, rounds: int, queue, start) ->
 
 @pytest.mark.integration
 def test_concurrent_claimers_never_share_a_row(warehouse):
+    """Four processes claim in a loop from one barrier: every row is taken exactly once."""
     load(warehouse, *[f"K{i:04d}" for i in range(400)])
     conn_json = os.environ["AIRFLOW_CONN_CUSTOMER_WAREHOUSE"]
     ctx = multiprocessing.get_context("spawn")
-    queue, start = ctx.Queue(), ctx.Event()
+    queue, start = ctx.Queue(), ctx.Barrier(4)
     workers = [
         ctx.Process(target=_claim_in_process, args=(conn_json, f"run-{n}", 20, queue, start))
         for n in range(4)
     ]
     for worker in workers:
         worker.start()
-    time.sleep(5)  # let every process import Airflow and connect
-    start.set()
-    results = dict(queue.get(timeout=120) for _ in workers)
+    results = dict(queue.get(timeout=180) for _ in workers)
     for worker in workers:
         worker.join(timeout=30)
 
     claimed = [key for keys in results.values() for key in keys]
     assert len(claimed) == len(set(claimed)), "a row was claimed by two runs"
     assert len(claimed) == 400
-    assert sum(1 for keys in results.values() if keys) >= 2, "the claimers should have competed for rows"
     for run_id, keys in results.items():
         assert all(warehouse.row_state(k)["claimed_by"] == run_id for k in keys)
+
+
+@pytest.mark.integration
+def test_a_claim_beside_an_uncommitted_claim_takes_other_rows(warehouse):
+    """Run A's claim is still uncommitted while run B claims: B never gets A's rows.
+
+    PostgreSQL skips A's locked rows at once; SQLite makes B wait for A's commit. Either way the
+    two claims overlap in time by construction, not by chance.
+    """
+    from sqlalchemy import text
+
+    load(warehouse, *[f"K{i:02d}" for i in range(10)])
+    params = warehouse._claim_params("run-A", T0 + HOUR, 4, HOUR, ())
+    b_result: list[str] = []
+    b_thread = threading.Thread(
+        target=lambda: b_result.extend(claim(warehouse, run_id="run-B", limit=4)), daemon=True
+    )
+    with warehouse.transaction() as tx:
+        a_keys = [r["customer_key"] for r in tx.run("claim", **params)]
+        b_thread.start()
+        b_thread.join(timeout=5)
+        finished_while_a_open = not b_thread.is_alive()
+    b_thread.join(timeout=60)
+    assert not b_thread.is_alive()
+    assert a_keys == ["K00", "K01", "K02", "K03"]
+    assert b_result == ["K04", "K05", "K06", "K07"]
+    # PostgreSQL's SKIP LOCKED answers without waiting; SQLite's single writer waits.
+    assert finished_while_a_open == (warehouse.dialect == "postgresql")
+    with warehouse.engine.connect() as connection:
+        assert connection.execute(text(f"SELECT COUNT(*) FROM {warehouse.table} WHERE claimed_by = 'run-A'")).scalar() == 4

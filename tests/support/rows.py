@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from include.demo.customers import EAST_US
@@ -24,14 +23,8 @@ def make_customer(key: str, *, domain: str = "customers.example", **changes: Any
 
 def run_sql(store: Any, sql: str, params: dict | None = None) -> list[tuple]:
     """Run raw SQL with ``:name`` binds on a CustomerWarehouse's database, committed."""
-    if store.dialect == "postgresql":
-        sql = re.sub(r"(?<!:):(\w+)", r"%(\1)s", sql.replace("%", "%%"))
-    conn = store.hook.get_conn()
-    try:
-        cursor = conn.cursor()
-        cursor.execute(sql, params or {})
-        rows = [tuple(r) for r in cursor.fetchall()] if cursor.description else []
-        conn.commit()
-        return rows
-    finally:
-        conn.close()
+    from sqlalchemy import text
+
+    with store.engine.begin() as connection:
+        result = connection.execute(text(sql), params or {})
+        return [tuple(r) for r in result] if result.returns_rows else []

@@ -23,6 +23,7 @@ import tenacity
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
+from avepoint_provider.customer import Customer
 from avepoint_provider.errors import (
     AvePointAuthError,
     AvePointBadRequestError,
@@ -328,21 +329,7 @@ class AvePointHook(BaseHook):
 
     # -- customer endpoints -----------------------------------------------------------------------
 
-    def onboard_customer(
-        self,
-        *,
-        first_name: str,
-        last_name: str,
-        organization_name: str,
-        registration_account: str,
-        country_code: str,
-        data_center: str,
-        password: str,
-        telephone_number: str | None = None,
-        tags: Sequence[str] | None = None,
-        management_mode: bool | None = None,
-        check_existing_first: bool = False,
-    ) -> OnboardResponse:
+    def onboard_customer(self, customer: Customer, *, check_existing_first: bool = False) -> OnboardResponse:
         """Onboard one customer (``POST /partner/external/v3/general/customers``).
 
         Retries per the policy. Before any re-send after an ambiguous failure — and
@@ -350,19 +337,9 @@ class AvePointHook(BaseHook):
         earlier attempt may already have created — the customer is looked up by its
         account in the list endpoint; when found it is not POSTed again.
         """
-        mask_secret(password)
-        body = onboard_request_body(
-            first_name=first_name,
-            last_name=last_name,
-            organization_name=organization_name,
-            registration_account=registration_account,
-            country_code=country_code,
-            data_center=data_center,
-            password=password,
-            telephone_number=telephone_number,
-            tags=tags,
-            management_mode=management_mode,
-        )
+        mask_secret(customer.password)
+        body = customer.to_request_body()
+        registration_account = customer.registration_account
         redact = [v for v in body.values() if isinstance(v, str)]
 
         start = self.requests_made
@@ -475,38 +452,6 @@ class AvePointHook(BaseHook):
             f"Connected to {self.settings.graph_url} with {self.settings.auth_method} auth; "
             f"{total if total is not None else 'an unknown number of'} customers visible"
         )
-
-
-def onboard_request_body(
-    *,
-    first_name: str,
-    last_name: str,
-    organization_name: str,
-    registration_account: str,
-    country_code: str,
-    data_center: str,
-    password: str,
-    telephone_number: str | None = None,
-    tags: Sequence[str] | None = None,
-    management_mode: bool | None = None,
-) -> dict[str, Any]:
-    """The onboarding request body in the API's camelCase; optional fields only when given."""
-    body: dict[str, Any] = {
-        "firstName": first_name,
-        "lastName": last_name,
-        "organizationName": organization_name,
-        "registrationAccount": registration_account,
-        "countryCode": country_code,
-        "dataCenter": data_center,
-        "password": password,
-    }
-    if telephone_number:
-        body["telephoneNumber"] = telephone_number
-    if tags is not None:
-        body["tags"] = list(tags)
-    if management_mode is not None:
-        body["managementMode"] = bool(management_mode)
-    return body
 
 
 def _path(url: str) -> str:

@@ -1,14 +1,13 @@
-"""Operator that onboards one customer row of the ``customer_onboarding`` table to AvePoint.
+"""Operator that onboards one customer to AvePoint, exactly once, through an onboarding store.
 
 The DAG file imports this module at parse time, in the scheduler's parse loop and again in every
 task process, so it imports only ``airflow.sdk`` at module level: the hook (``requests``,
-``tenacity``), the warehouse and the lifecycle rules are imported when a task executes.
+``tenacity``) and the outcome rules are imported when a task executes.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -19,101 +18,103 @@ if TYPE_CHECKING:
 
     from avepoint_provider.errors import AvePointError
     from avepoint_provider.hooks.avepoint import AvePointHook, OnboardResponse
-    from avepoint_provider.warehouse import CustomerWarehouse
+    from avepoint_provider.outcomes import Outcome
+    from avepoint_provider.store import OnboardingStore
 
 # AvePointHook.default_conn_name, spelled out so that parsing the DAG does not import the hook.
 DEFAULT_AVEPOINT_CONN_ID = "avepoint_default"
 
 
 class AvePointOnboardCustomerOperator(BaseOperator):
-    """Onboard the customer ``customer_key`` of a ``customer_onboarding`` table held by this run.
+    """Onboard the customer ``customer_key`` that ``store`` holds for this run.
 
-    The operator is handed only the key: the row, password included, is read from the
-    warehouse at execute time, so the password never passes through XCom, template
-    fields or logs. Before anything is sent the attempt is counted in the row
-    (write-ahead), and the outcome plus an events row are written before the task
-    succeeds. A row that an earlier attempt may have created is looked up in AvePoint's
-    list before it is sent again.
+    The operator is handed only the key: the customer, password included, comes from the
+    store at execute time, so the password never passes through XCom, template fields or
+    logs. Before anything is sent the store counts the attempt (write-ahead); the outcome is
+    recorded in the store before the task succeeds. A customer that an earlier attempt may
+    have created is looked up in AvePoint's list before it is sent again.
 
-    :param customer_key: the row's ``customer_key``.
+    :param customer_key: the customer's key in the store.
+    :param store: where attempts and outcomes are kept (see :mod:`avepoint_provider.store`).
     :param customer_label: what a person sees for this task (e.g. key and organization); no secrets.
     :param avepoint_conn_id: the ``avepoint`` connection.
-    :param warehouse_conn_id: the common-sql connection holding the table.
-    :param table: the customer table (its events table is ``<table>_events``).
     :param max_attempts: attempts after which a ``retry`` outcome becomes ``failed``.
-    :return: JSON-safe: ``customer_key``, ``outcome``, ``status``, ``api_status``,
-        ``avepoint_customer_id``, ``reason``, ``http_status``, ``request_id``, ``attempt``.
+    :return: :meth:`~avepoint_provider.store.OnboardOutcome.to_dict`: ``customer_key``, ``outcome``,
+        ``status``, ``reason``, ``attempt``, ``api_status``, ``avepoint_customer_id``,
+        ``http_status``, ``request_id``.
     """
 
-    template_fields: Sequence[str] = ("customer_key", "customer_label", "table", "max_attempts")
+    template_fields: Sequence[str] = ("customer_key", "customer_label", "max_attempts")
     ui_color = "#e8f4fd"
 
     def __init__(
         self,
         *,
         customer_key: str,
+        store: OnboardingStore,
         customer_label: str | None = None,
         avepoint_conn_id: str = DEFAULT_AVEPOINT_CONN_ID,
-        warehouse_conn_id: str = "customer_warehouse",
-        table: str = "customer_onboarding",
         max_attempts: int = 5,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.customer_key = customer_key
+        self.store = store
         self.customer_label = customer_label or customer_key
         self.avepoint_conn_id = avepoint_conn_id
-        self.warehouse_conn_id = warehouse_conn_id
-        self.table = table
         self.max_attempts = max_attempts
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow.sdk.log import mask_secret
+
         from avepoint_provider.errors import CONFIGURATION_ERRORS, AvePointError
         from avepoint_provider.hooks.avepoint import AvePointHook
-        from avepoint_provider.lifecycle import REJECTED, final_status
-        from avepoint_provider.warehouse import CustomerWarehouse, RunStopped
+        from avepoint_provider.outcomes import final_status
+        from avepoint_provider.store import OnboardOutcome, RunStopped, UnknownCustomer
 
         run_id = context["run_id"]
         try_number = context["ti"].try_number
         key = str(self.customer_key)
         max_attempts = int(self.max_attempts)
-        store = CustomerWarehouse(self.warehouse_conn_id, self.table)
 
         try:
-            attempt = store.begin_attempt(key, run_id)
+            attempt = self.store.begin_attempt(key, run_id)
         except RunStopped as stop:
-            store.release(run_id, key=key, reason=f"run {run_id} stopped before sending it: {stop}")
-            raise AirflowSkipException(
-                f"Customer {key}: not sent, the run stopped earlier ({stop})"
-            ) from None
+            self.store.release(
+                key,
+                run_id,
+                reason=f"run {run_id} stopped before sending it: {stop}",
+                undo_attempt=False,
+                try_number=try_number,
+                stop_message=None,
+            )
+            raise AirflowSkipException(f"Customer {key}: not sent, the run stopped earlier ({stop})") from None
+        except UnknownCustomer as exc:
+            raise AirflowFailException(f"Customer {key}: {exc}") from None
         if attempt is None:
-            return self._already_settled(store, key, run_id)
-        row = attempt.row
+            return self._already_settled(key, run_id)
+        customer = attempt.customer
+        mask_secret(customer.password)
         self.log.info(
             "Customer %s (%s): attempt %d of %d, sending the onboarding request to AvePoint",
             key,
-            row["organization_name"],
+            customer.organization_name,
             attempt.number,
             max_attempts,
         )
         if attempt.number > 1:
-            self.log.info(
-                "An earlier attempt may have reached AvePoint: looking the account up before sending"
-            )
+            self.log.info("An earlier attempt may have reached AvePoint: looking the account up before sending")
 
         hook = AvePointHook(self.avepoint_conn_id)
         response: OnboardResponse | None = None
         error: AvePointError | None = None
         customer_id = None
         try:
-            payload = customer_kwargs(row, password=row["password"])
-            response = hook.onboard_customer(**payload, check_existing_first=attempt.number > 1)
-            outcome, reason, customer_id = self._interpret(hook, response, payload["registration_account"])
+            response = hook.onboard_customer(customer, check_existing_first=attempt.number > 1)
+            outcome, reason, customer_id = self._interpret(hook, response, customer.registration_account)
         except CONFIGURATION_ERRORS as exc:
-            # The connection is wrong, not the customer: the row goes back untouched, the run stops.
-            self._stop_run(store, key, run_id, try_number, exc, hook)
-        except ValueError as exc:
-            outcome, reason = REJECTED, f"the row cannot be sent: {exc}"
+            # The connection is wrong, not the customer: the customer goes back untouched, the run stops.
+            self._stop_run(key, run_id, try_number, exc, posted=response is not None)
         except AvePointError as exc:
             error = exc
             outcome, reason = _error_outcome(exc)
@@ -124,51 +125,38 @@ class AvePointOnboardCustomerOperator(BaseOperator):
         status = final_status(outcome, attempt.number, max_attempts)
         if status != outcome:
             reason = f"gave up after {attempt.number} attempts; last: {reason}"
-        http_status = response.http_status if response else getattr(error, "http_status", None)
-        api_status = response.api_status if response else None
-        held = store.record_outcome(
-            key,
-            run_id,
+        result = OnboardOutcome(
+            customer_key=key,
+            outcome=outcome,
             status=status,
             reason=reason,
             attempt=attempt.number,
-            try_number=try_number,
-            customer_id=customer_id,
-            api_status=api_status,
-            http_status=http_status,
-            event_message=f"{reason} [{hook.requests_made} request(s)]",
+            api_status=response.api_status if response else None,
+            avepoint_customer_id=customer_id,
+            http_status=response.http_status if response else getattr(error, "http_status", None),
+            request_id=response.request_id if response else getattr(error, "request_id", None),
+        )
+        requests_made = response.requests_made if response else getattr(error, "requests_made", None)
+        held = self.store.record_outcome(
+            result, run_id=run_id, try_number=try_number, event_message=f"{reason} [{requests_made} request(s)]"
         )
         if not held:
             raise AirflowFailException(
-                f"Customer {key}: run {run_id} lost its claim on the row while sending it; "
-                f"the outcome ({status}) is in the events table"
+                f"Customer {key}: run {run_id} lost its hold on the customer while sending it; "
+                f"the outcome ({status}) was recorded as an event"
             )
         self.log.info("Outcome for customer %s: %s — %s", key, status, reason)
-        return {
-            "customer_key": key,
-            "outcome": outcome,
-            "status": status,
-            "api_status": api_status,
-            "avepoint_customer_id": customer_id,
-            "reason": reason,
-            "http_status": http_status,
-            "request_id": response.request_id if response else None,
-            "attempt": attempt.number,
-        }
+        return result.to_dict()
 
     def _interpret(
         self, hook: AvePointHook, response: OnboardResponse, account: str
-    ) -> tuple[str, str, str | None]:
+    ) -> tuple[Outcome, str, str | None]:
         """Outcome, reason and AvePoint id for a reply, asking the list endpoint where needed."""
-        from avepoint_provider.lifecycle import CONFLICT, ONBOARDED, RETRY, decide, describe
+        from avepoint_provider.outcomes import Outcome, decide, describe
 
         if response.found_by_lookup:
-            return (
-                ONBOARDED,
-                "found in AvePoint's customer list after an earlier attempt that may have created it; "
-                "not sent again",
-                response.customer_id,
-            )
+            return _listed(response.customer_id, "found in AvePoint's customer list after an earlier attempt "
+                           "that may have created it; not sent again")  # fmt: skip
         self.log.info(
             "AvePoint answered HTTP %s with %s; request-id %s",
             response.http_status,
@@ -181,104 +169,62 @@ class AvePointOnboardCustomerOperator(BaseOperator):
         self.log.info("Looking the account up in this partner's customer list")
         found = hook.find_customer_by_account(account)
         if found is not None:
-            found_id = str(found.get("id")) if found.get("id") else None
-            return ONBOARDED, f"{decision.reason}, and it is in this partner's customer list", found_id
-        if decision.outcome == CONFLICT:
+            found_id = str(found["id"]) if found.get("id") else None
+            return _listed(found_id, f"{decision.reason}, and it is in this partner's customer list")
+        if decision.outcome == Outcome.CONFLICT:
             return (
-                CONFLICT,
+                Outcome.CONFLICT,
                 f"{decision.reason}, under another partner: it is not in this partner's customer list",
                 None,
             )
-        return RETRY, f"{decision.reason}, but without an id and not listed yet; checking again later", None
-
-    def _already_settled(self, store: CustomerWarehouse, key: str, run_id: str) -> dict[str, Any]:
-        """An earlier try of this task already recorded the outcome, or another run holds the row."""
-        from avepoint_provider.warehouse import FINAL_STATUSES
-
-        state = store.row_state(key)
-        if state is None:
-            raise AirflowFailException(f"Customer {key}: no such row in {self.table}")
-        if state["claimed_by"] == run_id and state["status"] in FINAL_STATUSES:
-            self.log.info("Customer %s: outcome already recorded by an earlier try: %s", key, state["status"])
-            return {
-                "customer_key": key,
-                "outcome": state["status"],
-                "status": state["status"],
-                "api_status": state["api_status"],
-                "avepoint_customer_id": state["avepoint_customer_id"],
-                "reason": state["status_reason"],
-                "http_status": None,
-                "request_id": None,
-                "attempt": state["attempts"],
-            }
-        raise AirflowSkipException(
-            f"Customer {key}: not held by run {run_id} (status {state['status']}, "
-            f"claimed by {state['claimed_by']}); not sent"
+        return (
+            Outcome.RETRY,
+            f"{decision.reason}, but without an id and not listed yet; checking again later",
+            None,
         )
 
-    def _stop_run(
-        self,
-        store: CustomerWarehouse,
-        key: str,
-        run_id: str,
-        try_number: int,
-        error: AvePointError,
-        hook: AvePointHook,
-    ) -> None:
-        """A configuration error: give the row back untouched and fail the task without retrying."""
-        message = f"{type(error).__name__}: {error}"
-        rows = store.release(
+    def _already_settled(self, key: str, run_id: str) -> dict[str, Any]:
+        """An earlier try of this task already recorded the outcome, or the run does not hold the customer."""
+        recorded = self.store.recorded_outcome(key, run_id)
+        if recorded is None:
+            raise AirflowSkipException(f"Customer {key}: not held by run {run_id}; not sent")
+        self.log.info("Customer %s: outcome already recorded by an earlier try: %s", key, recorded.status)
+        return recorded.to_dict()
+
+    def _stop_run(self, key: str, run_id: str, try_number: int, error: AvePointError, *, posted: bool) -> None:
+        """A configuration error: give the customer back untouched and fail the task without retrying."""
+        back_to = self.store.release(
+            key,
             run_id,
-            key=key,
             reason=f"run {run_id} stopped on a configuration error before onboarding it: {error}",
             # Undo the attempt unless a request may have reached AvePoint before the error.
-            undo_attempt=not hook.onboarding_may_have_reached,
+            undo_attempt=not (posted or getattr(error, "may_have_reached", False)),
             try_number=try_number,
-            stop_message=message,
+            stop_message=f"{type(error).__name__}: {error}",
         )
-        back_to = rows[0]["status"] if rows else "its previous status"
         raise AirflowFailException(
             f"Customer {key}: {error}. Fix the {self.avepoint_conn_id!r} connection; "
-            f"the row went back to {back_to} and the run stops."
+            f"the customer went back to {back_to or 'its previous state'} and the run stops."
         ) from None
 
 
-def _error_outcome(error: AvePointError) -> tuple[str, str]:
+def _listed(customer_id: str | None, reason: str) -> tuple[Outcome, str, str | None]:
+    """A customer found in the partner's list: onboarded with its id; without an id, not settled."""
+    from avepoint_provider.outcomes import Outcome
+
+    if customer_id:
+        return Outcome.ONBOARDED, reason, customer_id
+    # Recording it onboarded would erase the password and leave no id to reconcile by.
+    return Outcome.RETRY, f"{reason}, but AvePoint lists it without an id; checking again later", None
+
+
+def _error_outcome(error: AvePointError) -> tuple[Outcome, str]:
     """Outcome and reason for an error that is the customer's or AvePoint's, not the connection's."""
     from avepoint_provider.errors import AvePointClientError, AvePointTransientError
-    from avepoint_provider.lifecycle import REJECTED, RETRY
+    from avepoint_provider.outcomes import Outcome
 
     if isinstance(error, AvePointClientError):
-        return REJECTED, f"AvePoint refused the request: {error}"
+        return Outcome.REJECTED, f"AvePoint refused the request: {error}"
     if isinstance(error, AvePointTransientError):
-        return RETRY, f"no definite answer from AvePoint after in-run retries: {error}"
-    return RETRY, f"unexpected reply from AvePoint: {error}"
-
-
-def customer_kwargs(row: Mapping[str, Any], *, password: str | None) -> dict[str, Any]:
-    """``AvePointHook.onboard_customer`` keyword arguments from a table row.
-
-    Raises ``ValueError`` for a row that cannot be sent (no password, malformed tags).
-    """
-    tags = row.get("tags")
-    if tags in (None, ""):
-        tags = None
-    else:
-        tags = json.loads(tags) if isinstance(tags, str) else tags
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise ValueError("tags is not a JSON array of strings")
-    if not password:
-        raise ValueError("the password is missing")
-    mode = row.get("management_mode")
-    return {
-        "first_name": row["first_name"],
-        "last_name": row["last_name"],
-        "organization_name": row["organization_name"],
-        "registration_account": row["registration_account"],
-        "country_code": row["country_code"],
-        "data_center": row["data_center"],
-        "password": password,
-        "telephone_number": row.get("telephone_number") or None,
-        "tags": tags,
-        "management_mode": None if mode is None else bool(mode),
-    }
+        return Outcome.RETRY, f"no definite answer from AvePoint after in-run retries: {error}"
+    return Outcome.RETRY, f"unexpected reply from AvePoint: {error}"

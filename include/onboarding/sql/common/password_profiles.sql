@@ -4,4 +4,4 @@ SELECT customer_key,
        LENGTH(password) AS password_length,
        LENGTH(TRIM(password)) AS password_trimmed_length
 FROM {{ table }}
-WHERE customer_key IN ({{ bind_each('keys') }})
+WHERE customer_key IN :keys

@@ -1,0 +1,3 @@
+SELECT status, COUNT(*) AS n
+FROM {{ table }}
+GROUP BY status

@@ -1,0 +1,22 @@
+-- Atomically move this run's rows to in_progress and return them.
+-- Runs inside BEGIN IMMEDIATE: SQLite admits one writer at a time, so a concurrent run waits
+-- (busy timeout) and then sees these rows already claimed. julianday() compares timestamps
+-- whatever ISO-8601 spelling the loader used (normalize_requested_at rewrites the others first).
+UPDATE {{ table }}
+SET previous_status = CASE WHEN status = :in_progress THEN previous_status ELSE status END,
+    status = :in_progress,
+    status_reason = :reason,
+    claimed_by = :run_id,
+    claimed_at = :now,
+    updated_at = :now
+WHERE customer_key IN (
+    SELECT customer_key
+    FROM {{ table }}
+    WHERE status IN :claimable
+      AND (status <> :in_progress OR julianday(claimed_at) < julianday(:stale_before))
+      AND julianday(requested_at) < julianday(:interval_end)
+      AND (:all_keys OR customer_key IN :keys)
+    ORDER BY julianday(requested_at), customer_key
+    LIMIT :limit
+)
+RETURNING customer_key

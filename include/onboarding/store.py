@@ -1,0 +1,101 @@
+"""The provider's onboarding store over this project's warehouse table.
+
+The DAG file builds a :class:`WarehouseStore` at parse time and hands it to the operator's
+``.partial()``: construction stores two names and imports nothing heavy; the warehouse (and the
+Variable that names its table) is reached at execute time only.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from avepoint_provider.store import Attempt, OnboardingStore, OnboardOutcome, UnknownCustomer
+
+if TYPE_CHECKING:
+    from include.onboarding.warehouse import CustomerWarehouse
+
+
+class WarehouseStore(OnboardingStore):
+    """Attempts and outcomes live in the customer table and its events table.
+
+    :param conn_id: the warehouse connection.
+    :param table: the customer table; None reads it from the ``avepoint_onboarding`` Variable.
+    """
+
+    def __init__(self, conn_id: str = "customer_warehouse", table: str | None = None) -> None:
+        self.conn_id = conn_id
+        self.table = table
+
+    def __repr__(self) -> str:
+        return f"WarehouseStore(conn_id={self.conn_id!r}, table={self.table!r})"
+
+    @cached_property
+    def warehouse(self) -> CustomerWarehouse:
+        from include.onboarding.config import OnboardingSettings
+        from include.onboarding.warehouse import CustomerWarehouse
+
+        return CustomerWarehouse(self.conn_id, self.table or OnboardingSettings.load().table)
+
+    def begin_attempt(self, key: str, run_id: str) -> Attempt | None:
+        from avepoint_provider.customer import Customer, InvalidCustomerError
+
+        row = self.warehouse.begin_attempt(key, run_id)
+        if row is None:
+            return None
+        try:
+            customer = Customer.from_mapping(row)
+        except InvalidCustomerError as exc:
+            # Validation lets no such row through; a row edited after it is caught here.
+            self.warehouse.mark_unsendable(key, run_id, f"the row cannot be sent: {exc}")
+            return None
+        return Attempt(number=int(row["attempts"]), customer=customer)
+
+    def record_outcome(
+        self, outcome: OnboardOutcome, *, run_id: str, try_number: int | None, event_message: str
+    ) -> bool:
+        return self.warehouse.record_outcome(
+            outcome.customer_key,
+            run_id,
+            status=outcome.status,
+            reason=outcome.reason,
+            attempt=outcome.attempt,
+            try_number=try_number,
+            customer_id=outcome.avepoint_customer_id,
+            api_status=outcome.api_status,
+            http_status=outcome.http_status,
+            event_message=event_message,
+        )
+
+    def recorded_outcome(self, key: str, run_id: str) -> OnboardOutcome | None:
+        from include.onboarding.status import FINAL
+
+        state = self.warehouse.row_state(key)
+        if state is None:
+            raise UnknownCustomer(f"no customer {key!r} in {self.warehouse.table}")
+        if state["claimed_by"] != run_id or state["status"] not in FINAL:
+            return None
+        return OnboardOutcome(
+            customer_key=key,
+            outcome=state["status"],
+            status=state["status"],
+            reason=state["status_reason"],
+            attempt=int(state["attempts"]),
+            api_status=state["api_status"],
+            avepoint_customer_id=state["avepoint_customer_id"],
+        )
+
+    def release(
+        self,
+        key: str,
+        run_id: str,
+        *,
+        reason: str,
+        undo_attempt: bool,
+        try_number: int | None,
+        stop_message: str | None,
+    ) -> str | None:
+        rows = self.warehouse.release_row(
+            key, run_id, reason=reason, undo_attempt=undo_attempt, try_number=try_number, stop_message=stop_message
+        )
+        return str(rows[0]["status"]) if rows else None
