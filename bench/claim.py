@@ -18,8 +18,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from include.onboarding.warehouse import INPUT_COLUMNS
 from bench.common import EAST_US, Result, alternate, median, postgres_server, spread
+from include.onboarding.warehouse import INPUT_COLUMNS
 
 CLAIM_TARGET = 1.5
 CONN_ID = "bench_warehouse"

@@ -100,9 +100,9 @@ def prepare(settings: AirflowSettings, env: dict[str, str]) -> None:
     subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
     load_into_airflow(settings, airflow, env=env)
 
-    from include.onboarding.warehouse import CustomerWarehouse
     from include.demo.customers import demo_customers
     from include.onboarding.config import VARIABLE, WAREHOUSE_CONN_ID, OnboardingSettings
+    from include.onboarding.warehouse import CustomerWarehouse
 
     table = OnboardingSettings.from_mapping(json.loads(settings.variables.get(VARIABLE) or "{}")).table
     with _environment(environment(settings)):

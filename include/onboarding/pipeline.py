@@ -107,7 +107,9 @@ def validate_customers(claim: dict[str, Any], context: Any) -> list[dict[str, An
     dry_run = claim["dry_run"]
     rows = store.rows(claim["keys"]) if dry_run else store.claimed_rows(run_id)
     # Text the database holds as invalid UTF-8 is never decoded, shown or validated: its own reason.
-    reasons = {str(r["customer_key"]): undecodable_reason(bad) for r in rows if (bad := undecodable_columns(r))}
+    reasons = {
+        str(r["customer_key"]): undecodable_reason(bad) for r in rows if (bad := undecodable_columns(r))
+    }
     readable = [r for r in rows if str(r["customer_key"]) not in reasons]
     environment = AvePointSettings.from_connection(BaseHook.get_connection(AVEPOINT_CONN_ID)).environment
     failures = validate_rows(
@@ -135,7 +137,11 @@ def validate_customers(claim: dict[str, Any], context: Any) -> list[dict[str, An
     store.mark_invalid(run_id, reasons, try_number=context["ti"].try_number)
     context["ti"].xcom_push(key="report", value=report)
     return [
-        {"customer_key": str(r["customer_key"]), "customer_label": _label(r), "max_attempts": settings.max_attempts}
+        {
+            "customer_key": str(r["customer_key"]),
+            "customer_label": _label(r),
+            "max_attempts": settings.max_attempts,
+        }
         for r in valid
     ]
 
@@ -162,7 +168,9 @@ def finish_run(context: Any) -> dict[str, Any]:
     else:
         summary.stop_reason = store.stop_reason(run_id)
         if summary.stop_reason:
-            store.release_run(run_id, reason=f"run {run_id} stopped before onboarding it: {summary.stop_reason}")
+            store.release_run(
+                run_id, reason=f"run {run_id} stopped before onboarding it: {summary.stop_reason}"
+            )
         else:
             # Counted from the events table: a retry of this task still fails the run.
             summary.recovered = store.recover_unfinished(

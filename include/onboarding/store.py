@@ -7,7 +7,6 @@ Variable that names its table) is reached at execute time only.
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 from avepoint_provider.store import Attempt, OnboardingStore, OnboardOutcome, UnknownCustomer
@@ -26,35 +25,45 @@ class WarehouseStore(OnboardingStore):
     def __init__(self, conn_id: str = "customer_warehouse", table: str | None = None) -> None:
         self.conn_id = conn_id
         self.table = table
+        self._run: tuple[str, CustomerWarehouse] | None = None
 
     def __repr__(self) -> str:
         return f"WarehouseStore(conn_id={self.conn_id!r}, table={self.table!r})"
 
-    @cached_property
-    def warehouse(self) -> CustomerWarehouse:
+    def warehouse(self, run_id: str) -> CustomerWarehouse:
+        """The warehouse as configured for ``run_id``: read once per run, not once per process.
+
+        A DAG file is parsed once for many runs where tasks share a process (``dag.test()``):
+        each run sees its own connection and Variable.
+        """
         from include.onboarding.config import OnboardingSettings
         from include.onboarding.warehouse import CustomerWarehouse
 
-        return CustomerWarehouse(self.conn_id, self.table or OnboardingSettings.load().table)
+        if self._run is None or self._run[0] != run_id:
+            if self._run is not None:
+                self._run[1].dispose()
+            table = self.table or OnboardingSettings.load().table
+            self._run = (run_id, CustomerWarehouse(self.conn_id, table))
+        return self._run[1]
 
     def begin_attempt(self, key: str, run_id: str) -> Attempt | None:
         from avepoint_provider.customer import Customer, InvalidCustomerError
 
-        row = self.warehouse.begin_attempt(key, run_id)
+        row = self.warehouse(run_id).begin_attempt(key, run_id)
         if row is None:
             return None
         try:
             customer = Customer.from_mapping(row)
         except InvalidCustomerError as exc:
             # Validation lets no such row through; a row edited after it is caught here.
-            self.warehouse.mark_unsendable(key, run_id, f"the row cannot be sent: {exc}")
+            self.warehouse(run_id).mark_unsendable(key, run_id, f"the row cannot be sent: {exc}")
             return None
         return Attempt(number=int(row["attempts"]), customer=customer)
 
     def record_outcome(
         self, outcome: OnboardOutcome, *, run_id: str, try_number: int | None, event_message: str
     ) -> bool:
-        return self.warehouse.record_outcome(
+        return self.warehouse(run_id).record_outcome(
             outcome.customer_key,
             run_id,
             status=outcome.status,
@@ -70,9 +79,10 @@ class WarehouseStore(OnboardingStore):
     def recorded_outcome(self, key: str, run_id: str) -> OnboardOutcome | None:
         from include.onboarding.status import FINAL
 
-        state = self.warehouse.row_state(key)
+        warehouse = self.warehouse(run_id)
+        state = warehouse.row_state(key)
         if state is None:
-            raise UnknownCustomer(f"no customer {key!r} in {self.warehouse.table}")
+            raise UnknownCustomer(f"no customer {key!r} in {warehouse.table}")
         if state["claimed_by"] != run_id or state["status"] not in FINAL:
             return None
         return OnboardOutcome(
@@ -95,7 +105,12 @@ class WarehouseStore(OnboardingStore):
         try_number: int | None,
         stop_message: str | None,
     ) -> str | None:
-        rows = self.warehouse.release_row(
-            key, run_id, reason=reason, undo_attempt=undo_attempt, try_number=try_number, stop_message=stop_message
+        rows = self.warehouse(run_id).release_row(
+            key,
+            run_id,
+            reason=reason,
+            undo_attempt=undo_attempt,
+            try_number=try_number,
+            stop_message=stop_message,
         )
         return str(rows[0]["status"]) if rows else None

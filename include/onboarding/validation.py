@@ -12,8 +12,8 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from include.onboarding.warehouse import INPUT_COLUMNS
 from include.onboarding.rules import Rule, build_rules, derived_values
+from include.onboarding.warehouse import INPUT_COLUMNS
 
 log = logging.getLogger(__name__)
 

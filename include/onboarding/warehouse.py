@@ -467,7 +467,9 @@ class CustomerWarehouse:
             stop = _stop_message(tx, run_id)
             if stop:
                 raise RunStopped(stop)
-            rows = tx.run("begin_attempt", key=key, run_id=run_id, now=now, reason=f"being sent by run {run_id}")
+            rows = tx.run(
+                "begin_attempt", key=key, run_id=run_id, now=now, reason=f"being sent by run {run_id}"
+            )
             if not rows:
                 return None
             row = rows[0]
@@ -569,11 +571,20 @@ class CustomerWarehouse:
         return rows
 
     def _released_events(
-        self, tx: _Transaction, rows: list[dict[str, Any]], run_id: str, try_number: int | None, reason: str, *, now: Any
+        self,
+        tx: _Transaction,
+        rows: list[dict[str, Any]],
+        run_id: str,
+        try_number: int | None,
+        reason: str,
+        *,
+        now: Any,
     ) -> None:
         for row in rows:
             message = f"returned to {row['status']}: {reason}"
-            self._event(tx, row["customer_key"], run_id, try_number, row["attempts"], EVENT_RELEASED, message, now=now)
+            self._event(
+                tx, row["customer_key"], run_id, try_number, row["attempts"], EVENT_RELEASED, message, now=now
+            )
 
     def stop_reason(self, run_id: str) -> str | None:
         """The configuration error that stopped ``run_id``, if one did."""
@@ -588,10 +599,14 @@ class CustomerWarehouse:
         """
         now = self._timestamp(_utcnow())
         with self.transaction() as tx:
-            rows = tx.run("recover_unfinished", run_id=run_id, reason=reason, max_attempts=max_attempts, now=now)
+            rows = tx.run(
+                "recover_unfinished", run_id=run_id, reason=reason, max_attempts=max_attempts, now=now
+            )
             for row in rows:
                 message = f"{row['status']}: {reason}"
-                self._event(tx, row["customer_key"], run_id, None, row["attempts"], EVENT_RECOVERED, message, now=now)
+                self._event(
+                    tx, row["customer_key"], run_id, None, row["attempts"], EVENT_RECOVERED, message, now=now
+                )
             return int(tx.run("recovered_count", run_id=run_id)[0]["n"])
 
     # -- reporting ------------------------------------------------------------------------------

@@ -55,9 +55,13 @@ def decide(api_status: int | None, customer_id: str | None) -> Decision:
         )
     if api_status == 7:
         return Decision(
-            Outcome.CONFLICT, f"the account already exists in AvePoint: {describe(api_status)}", needs_lookup=True
+            Outcome.CONFLICT,
+            f"the account already exists in AvePoint: {describe(api_status)}",
+            needs_lookup=True,
         )
-    return Decision(Outcome.RETRY, f"AvePoint answered an undocumented status {api_status!r}; trying again later")
+    return Decision(
+        Outcome.RETRY, f"AvePoint answered an undocumented status {api_status!r}; trying again later"
+    )
 
 
 def final_status(outcome: Outcome, attempt: int, max_attempts: int) -> Outcome:

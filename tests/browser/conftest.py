@@ -90,7 +90,6 @@ def local_airflow() -> Iterator[LocalAirflow]:
     the browser tests are done instead of taking CPU from every later test of ``make test``.
     """
     _require_chromium()
-    from include.onboarding.warehouse import CustomerWarehouse
     from avepoint_sandbox import SandboxControl
     from include.demo.customers import sandbox_seed
     from include.local_airflow import (
@@ -101,6 +100,7 @@ def local_airflow() -> Iterator[LocalAirflow]:
         start_standalone,
         stop_process_group,
     )
+    from include.onboarding.warehouse import CustomerWarehouse
 
     shutil.rmtree(HOME, ignore_errors=True)
     (HOME / "airflow").mkdir(parents=True)

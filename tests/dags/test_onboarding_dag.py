@@ -142,10 +142,10 @@ def test_finish_recovers_the_row_of_a_failed_mapped_task(run_dag, sandbox, wareh
 
     real = AvePointHook.onboard_customer
 
-    def crash_for_ok_2(self, **kwargs):
-        if kwargs["registration_account"].startswith("ok-2"):
+    def crash_for_ok_2(self, customer, **kwargs):
+        if customer.registration_account.startswith("ok-2"):
             raise RuntimeError("worker crashed mid-call")
-        return real(self, **kwargs)
+        return real(self, customer, **kwargs)
 
     monkeypatch.setattr(AvePointHook, "onboard_customer", crash_for_ok_2)
     warehouse.add_customers(MIX[:2])

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from include.onboarding.warehouse import CustomerWarehouse
 from avepoint_sandbox import SandboxConfig, SandboxControl, SandboxServer
+from include.onboarding.warehouse import CustomerWarehouse
 from tests.support.deployment import Deployment, free_port
 from tests.support.postgres import fresh_postgres_database, postgres_connection, require_postgres
 from tests.support.rows import make_customer, run_sql

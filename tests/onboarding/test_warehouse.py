@@ -184,7 +184,10 @@ def test_password_profiles_never_return_the_password(warehouse):
 
 
 def test_table_names_are_identifiers_only():
-    assert TableName.parse("analytics.customer_onboarding", "sqlite").quoted == '"analytics"."customer_onboarding"'
+    assert (
+        TableName.parse("analytics.customer_onboarding", "sqlite").quoted
+        == '"analytics"."customer_onboarding"'
+    )
     for bad in ('x"; DROP TABLE y; --', "a.b.c", "1table", ""):
         with pytest.raises(ValueError, match="identifier"):
             TableName.parse(bad, "sqlite")
@@ -272,4 +275,9 @@ def test_a_claim_beside_an_uncommitted_claim_takes_other_rows(warehouse):
     # PostgreSQL's SKIP LOCKED answers without waiting; SQLite's single writer waits.
     assert finished_while_a_open == (warehouse.dialect == "postgresql")
     with warehouse.engine.connect() as connection:
-        assert connection.execute(text(f"SELECT COUNT(*) FROM {warehouse.table} WHERE claimed_by = 'run-A'")).scalar() == 4
+        assert (
+            connection.execute(
+                text(f"SELECT COUNT(*) FROM {warehouse.table} WHERE claimed_by = 'run-A'")
+            ).scalar()
+            == 4
+        )

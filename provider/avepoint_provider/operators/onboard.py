@@ -88,7 +88,9 @@ class AvePointOnboardCustomerOperator(BaseOperator):
                 try_number=try_number,
                 stop_message=None,
             )
-            raise AirflowSkipException(f"Customer {key}: not sent, the run stopped earlier ({stop})") from None
+            raise AirflowSkipException(
+                f"Customer {key}: not sent, the run stopped earlier ({stop})"
+            ) from None
         except UnknownCustomer as exc:
             raise AirflowFailException(f"Customer {key}: {exc}") from None
         if attempt is None:
@@ -103,7 +105,9 @@ class AvePointOnboardCustomerOperator(BaseOperator):
             max_attempts,
         )
         if attempt.number > 1:
-            self.log.info("An earlier attempt may have reached AvePoint: looking the account up before sending")
+            self.log.info(
+                "An earlier attempt may have reached AvePoint: looking the account up before sending"
+            )
 
         hook = AvePointHook(self.avepoint_conn_id)
         response: OnboardResponse | None = None
@@ -138,7 +142,10 @@ class AvePointOnboardCustomerOperator(BaseOperator):
         )
         requests_made = response.requests_made if response else getattr(error, "requests_made", None)
         held = self.store.record_outcome(
-            result, run_id=run_id, try_number=try_number, event_message=f"{reason} [{requests_made} request(s)]"
+            result,
+            run_id=run_id,
+            try_number=try_number,
+            event_message=f"{reason} [{requests_made} request(s)]",
         )
         if not held:
             raise AirflowFailException(
@@ -191,7 +198,9 @@ class AvePointOnboardCustomerOperator(BaseOperator):
         self.log.info("Customer %s: outcome already recorded by an earlier try: %s", key, recorded.status)
         return recorded.to_dict()
 
-    def _stop_run(self, key: str, run_id: str, try_number: int, error: AvePointError, *, posted: bool) -> None:
+    def _stop_run(
+        self, key: str, run_id: str, try_number: int, error: AvePointError, *, posted: bool
+    ) -> None:
         """A configuration error: give the customer back untouched and fail the task without retrying."""
         back_to = self.store.release(
             key,
