@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 INSTALLED := $(VENV)/.installed
 SANDBOX_PORT ?= 8765
+# Airflow itself is pinned here, not in requirements.txt (Astro refuses that file with an Airflow pin).
+AIRFLOW_VERSION := 3.3.2
 
 # Local runs keep everything inside the repo (git-ignored var/).
 export PYTHONPATH := $(CURDIR)
@@ -15,12 +17,15 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: install test lint demo sandbox airflow bench clean
+.PHONY: install test lint demo sandbox airflow bench dist clean
 
-$(INSTALLED): requirements.txt provider/pyproject.toml
+# One pip run, so a dev tool that conflicts with a runtime pin fails the install instead of replacing
+# the pin. The provider is editable: Airflow registers the `avepoint` connection type from its entry point.
+$(INSTALLED): requirements.txt requirements-dev.txt provider/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check apache-airflow==$(AIRFLOW_VERSION) \
+		-r requirements.txt -r requirements-dev.txt -e ./provider
 	touch $@
 
 install: $(INSTALLED)
@@ -44,5 +49,9 @@ airflow: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python -m bench
 
+# The provider wheel, and for MWAA plugins.zip with requirements-mwaa.txt (docs/DEPLOY.md).
+dist: $(INSTALLED)
+	$(BIN)/python -m tools.dist
+
 clean:
-	rm -rf var .pytest_cache .ruff_cache
+	rm -rf var .pytest_cache .ruff_cache dist build

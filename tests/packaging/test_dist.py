@@ -1,0 +1,58 @@
+"""`make dist`: the provider wheel, plugins.zip and requirements-mwaa.txt for MWAA."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.packaging.project_files import REQUIREMENTS, requirement_lines
+from tools.dist import plugin_files
+
+pytestmark = pytest.mark.packaging
+WHEEL = "airflow_provider_avepoint-1.0.0-py3-none-any.whl"
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist")
+    # The script `make dist` runs, into a temporary folder instead of the repo's dist/.
+    subprocess.run([sys.executable, "-m", "tools.dist", "--out", str(out)], cwd=ROOT, check=True)
+    return out
+
+
+def test_dist_holds_the_wheel_the_zip_and_the_mwaa_requirements(dist):
+    assert sorted(path.name for path in dist.iterdir()) == sorted(
+        [WHEEL, "plugins.zip", "requirements-mwaa.txt"]
+    )
+
+
+def test_the_wheel_carries_the_provider_its_data_and_its_entry_point(dist):
+    with zipfile.ZipFile(dist / WHEEL) as wheel:
+        files = set(wheel.namelist())
+        entry_points = wheel.read("airflow_provider_avepoint-1.0.0.dist-info/entry_points.txt").decode()
+    assert {
+        "avepoint_provider/__init__.py",
+        "avepoint_provider/hooks/avepoint.py",
+        "avepoint_provider/operators/onboard.py",
+        "avepoint_provider/countryorregion.json",
+    } <= files
+    assert any(name.startswith("avepoint_provider/sql/") and name.endswith(".sql") for name in files)
+    assert not any("__pycache__" in name for name in files)
+    assert "[apache_airflow_provider]\nprovider_info = avepoint_provider:get_provider_info" in entry_points
+
+
+def test_plugins_zip_holds_the_wheel_and_the_plugins_files_at_its_root(dist):
+    with zipfile.ZipFile(dist / "plugins.zip") as archive:
+        names = sorted(archive.namelist())
+    expected = [WHEEL, *(path.relative_to(ROOT / "plugins").as_posix() for path in plugin_files())]
+    assert names == sorted(expected)
+    assert "connection_test_port_fix.py" in names
+
+
+def test_mwaa_requirements_are_the_runtime_requirements_and_the_wheel_in_the_plugins_folder(dist):
+    lines = requirement_lines(dist / "requirements-mwaa.txt")
+    assert lines == [*requirement_lines(REQUIREMENTS), f"/usr/local/airflow/plugins/{WHEEL}"]
