@@ -40,7 +40,8 @@ def test_the_wheel_carries_the_provider_its_data_and_its_entry_point(dist):
         "avepoint_provider/operators/onboard.py",
         "avepoint_provider/countryorregion.json",
     } <= files
-    assert any(name.startswith("avepoint_provider/sql/") and name.endswith(".sql") for name in files)
+    # The provider knows no table: the pipeline's SQL stays in include/onboarding.
+    assert not any(name.endswith(".sql") for name in files)
     assert not any("__pycache__" in name for name in files)
     assert "[apache_airflow_provider]\nprovider_info = avepoint_provider:get_provider_info" in entry_points
 
