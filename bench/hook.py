@@ -19,24 +19,24 @@ import json
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import requests
 
 from bench.common import Result, alternate, customer, median, sandbox_connection, sandbox_process, spread
 
+if TYPE_CHECKING:
+    from avepoint_provider.customer import Customer
+
 HOOK_TARGET = 1.2
 CONN_ID = "avepoint_bench"
 
 
-def _bodies(rep: int, count: int) -> list[dict[str, Any]]:
-    """The onboarding keyword arguments of ``count`` customers with their own accounts and passwords."""
-    from avepoint_provider.operators.onboard import customer_kwargs
+def _bodies(rep: int, count: int) -> list[Customer]:
+    """``count`` customers with their own accounts and passwords."""
+    from avepoint_provider.customer import Customer
 
-    rows = [customer(f"H{rep}-{i:05d}") for i in range(count)]
-    return [
-        customer_kwargs(row | {"tags": json.dumps(row["tags"])}, password=row["password"]) for row in rows
-    ]
+    return [Customer.from_mapping(customer(f"H{rep}-{i:05d}")) for i in range(count)]
 
 
 def _fresh_masker() -> None:
@@ -46,7 +46,7 @@ def _fresh_masker() -> None:
     _secrets_masker().reset_masker()
 
 
-def time_hook(customers: list[dict[str, Any]], untimed: Callable[[], None] | None = None) -> float:
+def time_hook(customers: list[Customer], untimed: Callable[[], None] | None = None) -> float:
     """Seconds for a new hook to get its token and onboard every customer.
 
     ``untimed`` runs between the two, off the clock: the judged run registers the passwords with
@@ -62,8 +62,8 @@ def time_hook(customers: list[dict[str, Any]], untimed: Callable[[], None] | Non
             paused = time.perf_counter()
             untimed()
             start += time.perf_counter() - paused
-        for kwargs in customers:
-            result = hook.onboard_customer(**kwargs)
+        for one in customers:
+            result = hook.onboard_customer(one)
             if result.api_status != 1:
                 raise RuntimeError(f"the hook got status {result.api_status} for a new customer")
     finally:
@@ -71,11 +71,11 @@ def time_hook(customers: list[dict[str, Any]], untimed: Callable[[], None] | Non
     return time.perf_counter() - start
 
 
-def time_plain_requests(customers: list[dict[str, Any]], graph_url: str, token_url: str) -> float:
+def time_plain_requests(customers: list[Customer], graph_url: str, token_url: str) -> float:
     """Seconds for one ``requests.Session`` with a fixed token to POST the same bodies."""
-    from avepoint_provider.hooks.avepoint import ONBOARD_PATH, onboard_request_body
+    from avepoint_provider.hooks.avepoint import ONBOARD_PATH
 
-    bodies = [onboard_request_body(**kwargs) for kwargs in customers]
+    bodies = [one.to_request_body() for one in customers]
     token = requests.post(
         token_url,
         data={
@@ -133,7 +133,7 @@ def run(*, calls: int, repeat: int, enforce: bool) -> list[Result]:
                 # then, off the clock, the masker learns this batch's passwords, so the loop measures
                 # the hook's HTTP path. Every call still registers its password (then a set lookup).
                 _fresh_masker()
-                passwords = [c["password"] for c in batches[rep]]
+                passwords = [c.password for c in batches[rep]]
                 seconds = time_hook(batches[rep], untimed=lambda: _register(passwords))
                 token_requests.append(control.inspect()["token_requests"])
                 return seconds
@@ -148,7 +148,7 @@ def run(*, calls: int, repeat: int, enforce: bool) -> list[Result]:
             control.reset()
             _fresh_masker()
             cold = time_hook(cold_batch)
-            masking = time_masking([c["password"] for c in _bodies(repeat + 1, calls)])
+            masking = time_masking([c.password for c in _bodies(repeat + 1, calls)])
         finally:
             os.environ.pop(f"AIRFLOW_CONN_{CONN_ID.upper()}", None)
             _fresh_masker()

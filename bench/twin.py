@@ -37,14 +37,12 @@ RETRY_DELAY = timedelta(seconds=float(os.environ.get("AVEPOINT_ONBOARDING_RETRY_
 class NoopOnboardCustomerOperator(BaseOperator):
     """Takes the real operator's arguments and returns a result of the same shape; sends nothing."""
 
-    template_fields = ("customer_key", "customer_label", "table", "max_attempts")
+    template_fields = ("customer_key", "customer_label", "max_attempts")
 
-    def __init__(self, *, customer_key, customer_label=None, table="customer_onboarding",
-                 max_attempts=5, **kwargs):
+    def __init__(self, *, customer_key, customer_label=None, max_attempts=5, **kwargs):
         super().__init__(**kwargs)
         self.customer_key = customer_key
         self.customer_label = customer_label or customer_key
-        self.table = table
         self.max_attempts = max_attempts
 
     def execute(self, context):
@@ -61,27 +59,15 @@ class NoopOnboardCustomerOperator(BaseOperator):
     max_active_runs=1,
     doc_md=__doc__,
     tags=["avepoint", "onboarding", "customers"],
-    default_args={{
-        "owner": "partner-operations",
-        "retries": 2,
-        "retry_delay": RETRY_DELAY,
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=10),
-    }},
-    params={{
-        "dry_run": Param(False, type="boolean", title="Dry run",
-                         description="Validate and report what would be sent (without passwords). "
-                         "No API call, no claim, no status change."),
-        "max_customers": Param(500, type="integer", minimum=1, maximum=1000, title="Max customers",
-                               description="Take at most this many customers in this run (1-1000; "
-                               "Airflow maps at most 1024 tasks)."),
-        "customer_keys": Param([], type="array", items={{"type": "string"}}, title="Customer keys",
-                               description="Only these customer_key values, one per line (empty: all "
-                               "waiting rows). Rows must still be pending, retry or a stale in_progress."),
-    }},
+    default_args={default_args},
+    params={params},
 )
 def avepoint_customer_onboarding_noop():
-    @task(task_id="claim_customers")
+    @task(task_id="prepare_table")
+    def prepare_table(**context) -> None:
+        return None
+
+    @task(task_id="claim_customers", multiple_outputs=False)
     def claim_customers(**context) -> dict:
         count = int(context["params"]["max_customers"])
         return {{"keys": [f"NOOP-{{i:05d}}" for i in range(count)], "dry_run": False}}
@@ -90,16 +76,17 @@ def avepoint_customer_onboarding_noop():
     def validate_customers(claim: dict, **context) -> list[dict]:
         context["ti"].xcom_push(key="report", value={{"valid": len(claim["keys"]), "invalid": 0}})
         return [
-            {{"customer_key": key, "customer_label": f"{{key}} · Org {{key}}",
-             "table": "customer_onboarding", "max_attempts": 5}}
+            {{"customer_key": key, "customer_label": f"{{key}} · Org {{key}}", "max_attempts": 5}}
             for key in claim["keys"]
         ]
 
-    @task(trigger_rule=TriggerRule.ALL_DONE)
+    @task(trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
     def finish_run(**context) -> dict:
         return {{"run_id": context["run_id"], "claimed": 0}}
 
-    validated = validate_customers(claim_customers())
+    claimed = claim_customers()
+    prepare_table() >> claimed
+    validated = validate_customers(claimed)
     onboarded = NoopOnboardCustomerOperator.partial(
         task_id="onboard_customer",
         pool=POOL,
@@ -113,9 +100,24 @@ avepoint_customer_onboarding_noop()
 
 
 def twin_source() -> str:
-    """The twin's Python source, with the real DAG's docstring (so ``doc_md`` weighs the same)."""
-    docstring = ast.get_docstring(ast.parse(REAL_DAG_FILE.read_text("utf-8")), clean=False) or ""
-    return _TEMPLATE.format(docstring='"""' + docstring.replace('"""', r"\"\"\"") + '"""', dag_id=TWIN_DAG_ID)
+    """The twin's Python source: the real DAG's docstring (so ``doc_md`` weighs the same), and its
+    ``params`` and ``default_args`` copied from the real ``@dag(...)`` call, so they cannot drift.
+    """
+    source = REAL_DAG_FILE.read_text("utf-8")
+    tree = ast.parse(source)
+    docstring = ast.get_docstring(tree, clean=False) or ""
+    dag_call = next(
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "dag"
+    )
+    copied = {k.arg: ast.get_source_segment(source, k.value) for k in dag_call.keywords}
+    return _TEMPLATE.format(
+        docstring='"""' + docstring.replace('"""', r"\"\"\"") + '"""',
+        dag_id=TWIN_DAG_ID,
+        params=copied["params"],
+        default_args=copied["default_args"],
+    )
 
 
 def write_dags_folder(folder: Path, *, with_real: bool = True) -> Path:

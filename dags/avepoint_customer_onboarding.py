@@ -107,7 +107,7 @@ def avepoint_customer_onboarding():
 
         pipeline.prepare_table(context)
 
-    @task(task_id=CLAIM_TASK_ID)
+    @task(task_id=CLAIM_TASK_ID, multiple_outputs=False)
     def claim_customers(**context) -> dict:
         from include.onboarding import pipeline
 
@@ -119,7 +119,7 @@ def avepoint_customer_onboarding():
 
         return pipeline.validate_customers(claim, context)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE)
+    @task(trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
     def finish_run(**context) -> dict:
         from include.onboarding import pipeline
 

@@ -6,7 +6,10 @@ Passwords are made-up demo values that exist only in the local warehouse and san
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
+
+from avepoint_provider.customer import Customer
 
 EAST_US = "e44bb3ed-f1d8-4055-8c77-c8fd8cd63409"
 UK_SOUTH = "d95b9c82-a426-400f-8256-70646fdd1b4f"
@@ -111,21 +114,12 @@ def demo_customers() -> list[dict[str, Any]]:
     """About 25 customers; keys are stable so a second demo run finds the same rows."""
     rows: list[dict[str, Any]] = []
     for n, (first, last, org, account, country, phone, dc) in enumerate(_VALID, start=1):
-        rows.append(
-            {
-                "customer_key": f"CUST-{n:03d}",
-                "first_name": first,
-                "last_name": last,
-                "organization_name": org,
-                "registration_account": account,
-                "country_code": country,
-                "telephone_number": phone,
-                "data_center": dc,
-                "password": f"Demo-{last[:3]}-{n:03d}-Pw!",
-                "tags": ["msp-demo", country.lower()] if n % 3 else None,
-                "management_mode": True if n % 2 else None,
-            }
-        )
+        customer = Customer(
+            first, last, org, account, country, dc, password=f"Demo-{last[:3]}-{n:03d}-Pw!",
+            telephone_number=phone, tags=("msp-demo", country.lower()) if n % 3 else None,
+            management_mode=True if n % 2 else None,
+        )  # fmt: skip
+        rows.append({"customer_key": f"CUST-{n:03d}"} | asdict(customer))
     base = rows[0]
 
     def variant(key: str, **changes: Any) -> dict[str, Any]:

@@ -59,6 +59,22 @@ CONTRACT_COLUMNS = (
 # Columns the project adds to a table itself (see add_project_columns.sql).
 PROJECT_COLUMNS = ("previous_status",)
 
+# Column types of the DDL per dialect. SQLite keeps timestamps as ISO-8601 UTC text, booleans as 0/1.
+COLUMN_TYPES = {
+    "sqlite": {
+        "timestamp": "TEXT",
+        "boolean": "INTEGER",
+        "now": "(strftime('%Y-%m-%d %H:%M:%f+00:00', 'now'))",
+        "serial_key": "INTEGER PRIMARY KEY AUTOINCREMENT",
+    },
+    "postgresql": {
+        "timestamp": "TIMESTAMPTZ",
+        "boolean": "BOOLEAN",
+        "now": "now()",
+        "serial_key": "BIGSERIAL PRIMARY KEY",
+    },
+}
+
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 # Every status is a bound parameter of the same name in every statement (unused ones are ignored).
 _STATUS_PARAMS = {status.name.lower(): status.value for status in Status} | {
@@ -240,6 +256,7 @@ class CustomerWarehouse:
             table=self.table,
             events_table=self.events_table,
             index_name=self.table_name.index_name,
+            types=COLUMN_TYPES[self.dialect],
             pending=Status.PENDING.value,
             claimable=", ".join(f"'{s.value}'" for s in CLAIMABLE),
         )
@@ -259,10 +276,12 @@ class CustomerWarehouse:
         return self._statements[key]
 
     @contextmanager
-    def transaction(self) -> Iterator[_Transaction]:
-        """One connection, one transaction: committed on success, rolled back on error."""
-        with self.engine.begin() as connection:
+    def transaction(self, *, rollback: bool = False) -> Iterator[_Transaction]:
+        """One connection, one transaction: committed on success (unless ``rollback``), rolled back on error."""
+        with self.engine.connect() as connection, connection.begin() as transaction:
             yield _Transaction(connection, self)
+            if rollback:
+                transaction.rollback()
 
     def dispose(self) -> None:
         if "engine" in self.__dict__:
@@ -366,11 +385,12 @@ class CustomerWarehouse:
         claim_timeout: timedelta,
         keys: Sequence[str] = (),
     ) -> list[str]:
-        """The keys :meth:`claim` would take now, changing nothing (a dry run)."""
-        with self.transaction() as tx:
-            rows = tx.run(
-                "preview_claim", **self._claim_params(run_id, interval_end, limit, claim_timeout, keys)
-            )
+        """The keys :meth:`claim` would take now, changing nothing (a dry run).
+
+        The very same statement, rolled back: a preview cannot drift from the claim.
+        """
+        with self.transaction(rollback=True) as tx:
+            rows = tx.run("claim", **self._claim_params(run_id, interval_end, limit, claim_timeout, keys))
         return [str(r["customer_key"]) for r in rows]
 
     def _claim_params(

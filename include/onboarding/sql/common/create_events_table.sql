@@ -1,11 +1,11 @@
 -- The append-only events table: one row per attempt, release, recovery or stop.
 CREATE TABLE IF NOT EXISTS {{ events_table }} (
-    event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id {{ types.serial_key }},
     customer_key TEXT NOT NULL,
     run_id TEXT,
     try_number INTEGER,
     attempt INTEGER,
-    event_at TEXT NOT NULL,
+    event_at {{ types.timestamp }} NOT NULL,
     outcome TEXT NOT NULL,
     http_status INTEGER,
     api_status INTEGER,

@@ -1,5 +1,5 @@
--- The contract's customer table on SQLite: timestamps as ISO-8601 UTC text, booleans as 0/1.
--- Jinja fills in identifiers and the DDL's status literal (from status.Status) only.
+-- The contract's customer table. SQLite keeps timestamps as ISO-8601 UTC text and booleans as 0/1.
+-- Jinja fills in identifiers, column types and the DDL's status literal (from status.Status) only.
 CREATE TABLE IF NOT EXISTS {{ table }} (
     customer_key TEXT PRIMARY KEY NOT NULL,
     first_name TEXT NOT NULL,
@@ -11,15 +11,15 @@ CREATE TABLE IF NOT EXISTS {{ table }} (
     data_center TEXT NOT NULL,
     password TEXT,
     tags TEXT,
-    management_mode INTEGER,
+    management_mode {{ types.boolean }},
     status TEXT NOT NULL DEFAULT '{{ pending }}',
     status_reason TEXT,
     avepoint_customer_id TEXT,
     api_status INTEGER,
     attempts INTEGER NOT NULL DEFAULT 0,
-    requested_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f+00:00', 'now')),
-    updated_at TEXT,
+    requested_at {{ types.timestamp }} NOT NULL DEFAULT {{ types.now }},
+    updated_at {{ types.timestamp }},
     claimed_by TEXT,
-    claimed_at TEXT,
+    claimed_at {{ types.timestamp }},
     previous_status TEXT
 )
