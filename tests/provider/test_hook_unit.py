@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+from avepoint_provider.customer import Customer
 from avepoint_provider.errors import (
     AvePointAuthError,
     AvePointBadRequestError,
@@ -15,10 +16,11 @@ from avepoint_provider.errors import (
     AvePointTransientError,
 )
 from avepoint_provider.retry import RetryPolicy
+from tests.conftest import FAKE_GRAPH, set_connection
 from tests.support.fake_http import LIST_PATH, ONBOARD_PATH, TOKEN_PATH, Reply, customer_page
 
 PASSWORD = "Customer-Pa55word!"
-CUSTOMER = dict(
+CUSTOMER = Customer(
     first_name="Ann",
     last_name="Lee",
     organization_name="Contoso",
@@ -43,7 +45,7 @@ def test_5xx_is_retried_and_reconciled_before_resending(fake_avepoint, status):
     fake_avepoint.queue(ONBOARD_PATH, Reply(status=status), CREATED)
     fake_avepoint.queue(LIST_PATH, customer_page([], 1, 100))
 
-    result = hook.onboard_customer(**CUSTOMER)
+    result = hook.onboard_customer(CUSTOMER)
 
     assert result.api_status == 1 and result.customer_id == "cust-1"
     assert len(fake_avepoint.sent_to(ONBOARD_PATH)) == 2
@@ -56,7 +58,7 @@ def test_429_honours_retry_after_without_a_lookup(fake_avepoint):
     hook = fake_avepoint.make_hook()
     fake_avepoint.queue(ONBOARD_PATH, Reply(status=429, headers={"Retry-After": "7"}), CREATED)
 
-    assert hook.onboard_customer(**CUSTOMER).api_status == 1
+    assert hook.onboard_customer(CUSTOMER).api_status == 1
     assert fake_avepoint.waits == [7.0]
     assert fake_avepoint.sent_to(LIST_PATH) == []  # a 429 was not processed: nothing to reconcile
 
@@ -64,7 +66,7 @@ def test_429_honours_retry_after_without_a_lookup(fake_avepoint):
 def test_retry_after_is_capped(fake_avepoint):
     hook = fake_avepoint.make_hook(policy=RetryPolicy(retry_after_cap=3))
     fake_avepoint.queue(ONBOARD_PATH, Reply(status=429, headers={"Retry-After": "3600"}), CREATED)
-    hook.onboard_customer(**CUSTOMER)
+    hook.onboard_customer(CUSTOMER)
     assert fake_avepoint.waits == [3.0]
 
 
@@ -72,7 +74,7 @@ def test_429_without_retry_after_backs_off_exponentially_with_jitter(fake_avepoi
     policy = RetryPolicy(max_attempts=5, initial_backoff=1, max_backoff=100)
     hook = fake_avepoint.make_hook(policy=policy)
     fake_avepoint.queue(ONBOARD_PATH, *[Reply(status=429)] * 4, CREATED)
-    hook.onboard_customer(**CUSTOMER)
+    hook.onboard_customer(CUSTOMER)
     waits = fake_avepoint.waits
     assert len(waits) == 4
     for n, wait in enumerate(waits):  # initial * 2**n plus up to `initial` of jitter
@@ -80,18 +82,21 @@ def test_429_without_retry_after_backs_off_exponentially_with_jitter(fake_avepoi
 
 
 @pytest.mark.parametrize(
-    "failure",
-    [requests.ConnectTimeout("connect"), requests.ReadTimeout("read"), requests.ConnectionError("reset")],
+    ("failure", "lookups"),
+    [
+        # Only a failure after the request may have been sent needs a lookup.
+        (requests.ConnectTimeout("connect"), 0),
+        (requests.ReadTimeout("read"), 1),
+        (requests.ConnectionError("reset"), 1),
+    ],
     ids=["connect-timeout", "read-timeout", "connection-error"],
 )
-def test_transport_failures_are_retried(fake_avepoint, failure):
+def test_transport_failures_are_retried(fake_avepoint, failure, lookups):
     hook = fake_avepoint.make_hook()
     fake_avepoint.queue(ONBOARD_PATH, failure, CREATED)
     fake_avepoint.queue(LIST_PATH, customer_page([], 1, 100))
-    assert hook.onboard_customer(**CUSTOMER).api_status == 1
-    looked_up = len(fake_avepoint.sent_to(LIST_PATH))
-    # Only a failure after the request may have been sent needs a lookup.
-    assert looked_up == (0 if isinstance(failure, requests.ConnectTimeout) else 1)
+    assert hook.onboard_customer(CUSTOMER).api_status == 1
+    assert len(fake_avepoint.sent_to(LIST_PATH)) == lookups
 
 
 @pytest.mark.parametrize(
@@ -102,7 +107,7 @@ def test_client_errors_are_never_retried(fake_avepoint, status, error):
     hook = fake_avepoint.make_hook()
     fake_avepoint.queue(ONBOARD_PATH, Reply(status=status, body={"field": "countryCode"}), CREATED)
     with pytest.raises(error) as raised:
-        hook.onboard_customer(**CUSTOMER)
+        hook.onboard_customer(CUSTOMER)
     assert raised.value.http_status == status and raised.value.request_id == "req-123"
     assert len(fake_avepoint.sent_to(ONBOARD_PATH)) == 1
     assert fake_avepoint.waits == []
@@ -111,7 +116,7 @@ def test_client_errors_are_never_retried(fake_avepoint, status, error):
 def test_401_refreshes_the_token_once_and_retries_once(fake_avepoint):
     hook = fake_avepoint.make_hook()
     fake_avepoint.queue(ONBOARD_PATH, Reply(status=401), CREATED)
-    assert hook.onboard_customer(**CUSTOMER).api_status == 1
+    assert hook.onboard_customer(CUSTOMER).api_status == 1
     posts = fake_avepoint.sent_to(ONBOARD_PATH)
     assert [p.headers["Authorization"] for p in posts] == [
         "Bearer token-1-abcdefgh",
@@ -123,7 +128,7 @@ def test_401_after_the_refresh_is_an_auth_error_and_not_retried(fake_avepoint):
     hook = fake_avepoint.make_hook()
     fake_avepoint.queue(ONBOARD_PATH, Reply(status=401), Reply(status=401), CREATED)
     with pytest.raises(AvePointAuthError, match="refused even after renewing"):
-        hook.onboard_customer(**CUSTOMER)
+        hook.onboard_customer(CUSTOMER)
     assert len(fake_avepoint.sent_to(ONBOARD_PATH)) == 2
     assert len(fake_avepoint.sent_to(TOKEN_PATH)) == 2
 
@@ -133,7 +138,7 @@ def test_attempts_are_bounded(fake_avepoint):
     fake_avepoint.queue(ONBOARD_PATH, *[Reply(status=503)] * 5)
     fake_avepoint.queue(LIST_PATH, *[customer_page([], 1, 100)] * 5)
     with pytest.raises(AvePointTransientError, match="server error") as raised:
-        hook.onboard_customer(**CUSTOMER)
+        hook.onboard_customer(CUSTOMER)
     assert raised.value.http_status == 503
     assert len(fake_avepoint.sent_to(ONBOARD_PATH)) == 3
 
@@ -146,7 +151,7 @@ def test_total_retry_time_is_bounded(fake_avepoint, monkeypatch):
     monkeypatch.setattr("time.monotonic", lambda: clock[0])
     monkeypatch.setattr("avepoint_provider.retry.time.sleep", lambda s: clock.__setitem__(0, clock[0] + s))
     with pytest.raises(AvePointRateLimitedError):
-        hook.onboard_customer(**CUSTOMER)
+        hook.onboard_customer(CUSTOMER)
     assert len(fake_avepoint.sent_to(ONBOARD_PATH)) == 2
     assert clock[0] == 10.0
 
@@ -159,7 +164,7 @@ def test_policy_is_configurable_from_the_connection(fake_avepoint):
     fake_avepoint.queue(ONBOARD_PATH, Reply(status=503), Reply(status=503), CREATED)
     fake_avepoint.queue(LIST_PATH, customer_page([], 1, 100))
     with pytest.raises(AvePointTransientError):
-        hook.onboard_customer(**CUSTOMER)
+        hook.onboard_customer(CUSTOMER)
     assert all(s.timeout == 4 for s in fake_avepoint.sent)
 
 
@@ -171,18 +176,43 @@ def test_lost_response_is_found_in_the_list_and_not_posted_again(fake_avepoint):
     fake_avepoint.queue(ONBOARD_PATH, requests.ReadTimeout("lost"), CREATED)
     fake_avepoint.queue(LIST_PATH, customer_page(listed("other@x.example", "ANN@contoso.example"), 1, 100))
 
-    result = hook.onboard_customer(**CUSTOMER)
+    result = hook.onboard_customer(CUSTOMER)
 
     assert result.found_by_lookup and result.customer_id == "id-ANN@contoso.example"
     assert len(fake_avepoint.sent_to(ONBOARD_PATH)) == 1
-    assert hook.onboarding_may_have_reached
+    assert result.requests_made == 3  # token, POST, one page
+
+
+def test_an_error_after_an_ambiguous_post_says_the_post_may_have_reached(fake_avepoint):
+    hook = fake_avepoint.make_hook(policy=RetryPolicy(max_attempts=2))
+    fake_avepoint.queue(ONBOARD_PATH, requests.ReadTimeout("lost"))
+    fake_avepoint.queue(LIST_PATH, Reply(status=403))
+    with pytest.raises(AvePointAuthError) as raised:
+        hook.onboard_customer(CUSTOMER)
+    assert (raised.value.may_have_reached, raised.value.requests_made) == (True, 3)
+
+
+def test_an_error_before_any_post_was_answered_says_nothing_reached(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(ONBOARD_PATH, Reply(status=429), Reply(status=403))
+    with pytest.raises(AvePointAuthError) as raised:
+        hook.onboard_customer(CUSTOMER)
+    assert (raised.value.may_have_reached, raised.value.requests_made) == (False, 3)
+
+
+def test_the_hook_keeps_no_per_call_counters(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(ONBOARD_PATH, CREATED, CREATED)
+    assert hook.onboard_customer(CUSTOMER).requests_made == 2  # token and POST
+    assert hook.onboard_customer(CUSTOMER).requests_made == 1  # the token is cached
+    assert not hasattr(hook, "requests_made") and not hasattr(hook, "onboarding_may_have_reached")
 
 
 def test_check_existing_first_looks_up_before_the_first_post(fake_avepoint):
     hook = fake_avepoint.make_hook()
     fake_avepoint.queue(LIST_PATH, customer_page([], 1, 100))
     fake_avepoint.queue(ONBOARD_PATH, CREATED)
-    hook.onboard_customer(**CUSTOMER, check_existing_first=True)
+    hook.onboard_customer(CUSTOMER, check_existing_first=True)
     paths = [s.path for s in fake_avepoint.sent if s.path != TOKEN_PATH]
     assert paths == [LIST_PATH, ONBOARD_PATH]
 
@@ -193,7 +223,7 @@ def test_malformed_reply_is_a_transient_ambiguous_error(fake_avepoint):
         ONBOARD_PATH, Reply(raw=b"<html>Bad gateway</html>", headers={"Content-Type": "text/html"})
     )
     with pytest.raises(AvePointMalformedResponseError, match="not a JSON object") as raised:
-        hook.onboard_customer(**CUSTOMER)
+        hook.onboard_customer(CUSTOMER)
     assert raised.value.ambiguous and raised.value.retryable
 
 
@@ -204,7 +234,7 @@ def test_token_is_cached_for_the_hooks_life(fake_avepoint):
     hook = fake_avepoint.make_hook()
     fake_avepoint.queue(ONBOARD_PATH, CREATED, CREATED, CREATED)
     for _ in range(3):
-        hook.onboard_customer(**CUSTOMER)
+        hook.onboard_customer(CUSTOMER)
     assert len(fake_avepoint.sent_to(TOKEN_PATH)) == 1
     token_request = fake_avepoint.sent_to(TOKEN_PATH)[0].form()
     assert token_request == {
@@ -238,6 +268,18 @@ def test_refused_credentials_are_an_auth_error_naming_the_oauth_error(fake_avepo
 def test_session_is_reused(fake_avepoint):
     hook = fake_avepoint.make_hook()
     assert hook.get_conn() is hook.get_conn() is hook.session
+
+
+def test_extras_never_become_headers_and_the_secret_is_never_basic_auth(fake_avepoint):
+    hook = fake_avepoint.make_hook(
+        extra={"environment": "commercial", "scope": "elements.customers.read.all"}
+    )
+    fake_avepoint.queue(ONBOARD_PATH, CREATED)
+    hook.onboard_customer(CUSTOMER)
+    for sent in fake_avepoint.sent:
+        assert not {"token_url", "environment", "scope", "timeout"} & set(sent.headers)
+        assert not sent.headers.get("Authorization", "").startswith("Basic")
+    assert hook.get_conn().auth is None
 
 
 # -- listing ----------------------------------------------------------------------------------------
@@ -298,7 +340,7 @@ def test_no_secret_in_any_error_message(fake_avepoint):
     errors = []
     for _ in range(3):
         with pytest.raises(Exception) as raised:
-            hook.onboard_customer(**CUSTOMER)
+            hook.onboard_customer(CUSTOMER)
         errors.append(str(raised.value))
     token = fake_avepoint.tokens_issued[0]
     for message in errors:
@@ -314,7 +356,7 @@ def test_secrets_are_registered_with_the_masker(fake_avepoint):
 
     hook = fake_avepoint.make_hook()
     fake_avepoint.queue(ONBOARD_PATH, CREATED)
-    hook.onboard_customer(**CUSTOMER)
+    hook.onboard_customer(CUSTOMER)
     token = fake_avepoint.tokens_issued[0]
     text = f"secret client-secret-value-1 token {token} password {PASSWORD}"
     assert redact(text) == "secret *** token *** password ***"
@@ -347,14 +389,47 @@ def test_environment_presets_fill_in_urls_and_stay_overridable(fake_avepoint):
         ({"extra": {"timeout": "soon"}}, "'timeout' must be a positive number"),
         ({"extra": {"private_key": "not a key"}}, "not PEM text"),
         ({"host": "ftp://x"}, "not an http"),
+        ({"extra": {"verify": "/no/such/ca.pem"}}, "'verify' is not a readable file"),
+        ({"extra": {"cert": "/no/such/client.pem"}}, "'cert' is not a readable file"),
+        ({"extra": {"proxies": "http://proxy:3128"}}, "'proxies' must be an object"),
     ],
 )
-def test_bad_connections_get_clear_errors(fake_avepoint, conn, message):
+def test_bad_connections_get_clear_errors(monkeypatch, conn, message):
     from avepoint_provider.hooks.avepoint import AvePointHook
 
-    fields = {"extra": {"token_url": "http://avepoint.test/connect/token"}} | conn
-    if "extra" in conn:
-        fields["extra"] = {"token_url": "http://avepoint.test/connect/token"} | conn["extra"]
-    fake_avepoint.make_hook(**fields)
+    fields = {
+        "conn_type": "avepoint",
+        "host": FAKE_GRAPH,
+        "login": "client-id-1",
+        "password": "client-secret-value-1",
+        "extra": {"token_url": f"{FAKE_GRAPH}/connect/token"} | conn.get("extra", {}),
+    } | {k: v for k, v in conn.items() if k != "extra"}
+    set_connection(monkeypatch, "avepoint_bad", **fields)
     with pytest.raises(AvePointConfigError, match=message):
-        AvePointHook("avepoint_fake").settings  # noqa: B018
+        AvePointHook("avepoint_bad").settings  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("extra", "verify", "proxies"),
+    [
+        ({}, True, {}),
+        ({"verify": False}, False, {}),
+        (
+            {"verify": "false", "proxies": '{"https": "http://proxy:3128"}'},
+            False,
+            {"https": "http://proxy:3128"},
+        ),
+        ({"verify": "true", "proxies": {"http": "http://proxy:3128"}}, True, {"http": "http://proxy:3128"}),
+    ],
+)
+def test_transport_extras_configure_the_session(fake_avepoint, extra, verify, proxies):
+    session = fake_avepoint.make_hook(extra=extra).get_conn()
+    assert (session.verify, session.proxies) == (verify, proxies)
+
+
+def test_a_ca_bundle_and_client_certificate_path_configure_the_session(fake_avepoint, tmp_path):
+    ca, cert = tmp_path / "ca.pem", tmp_path / "client.pem"
+    ca.write_text("ca")
+    cert.write_text("cert")
+    session = fake_avepoint.make_hook(extra={"verify": str(ca), "cert": str(cert)}).get_conn()
+    assert (session.verify, session.cert) == (str(ca), str(cert))

@@ -1,10 +1,14 @@
 """Airflow hook for the AvePoint Graph API (Elements partner customer endpoints).
 
-One ``requests.Session`` and one bearer token serve the hook for its whole life;
-every request has a timeout; failures are retried per
-:class:`~avepoint_provider.retry.RetryPolicy`. Onboarding is not idempotent, so
-after an ambiguous failure the hook looks the customer up in the list endpoint
-before it POSTs again.
+Built on HttpHook: the connection's ``host`` is the Graph URL and its extras ``verify``,
+``cert`` and ``proxies`` configure the session as they do for any HTTP connection. Where
+HttpHook is weaker for this API it is overridden: one ``requests.Session`` and one bearer
+token serve the hook for its whole life (HttpHook builds a session per call), no extra ever
+becomes a header and the client id/secret never go out as basic auth, and errors are typed
+by HTTP status with AvePoint's request-id (HttpHook logs error bodies, which can echo a
+request's values). Every request has a timeout; failures are retried per
+:class:`~avepoint_provider.retry.RetryPolicy`. Onboarding is not idempotent, so after an
+ambiguous failure the hook looks the customer up in the list endpoint before it POSTs again.
 """
 
 from __future__ import annotations
@@ -12,15 +16,15 @@ from __future__ import annotations
 import email.utils
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from functools import cached_property
-from typing import Any
+from functools import cached_property, partial
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
 import tenacity
-from airflow.sdk import BaseHook
+from airflow.providers.http.hooks.http import HttpHook
 from airflow.sdk.log import mask_secret
 
 from avepoint_provider.errors import (
@@ -36,6 +40,9 @@ from avepoint_provider.errors import (
 from avepoint_provider.retry import RetryPolicy
 from avepoint_provider.settings import AvePointSettings
 
+if TYPE_CHECKING:
+    from avepoint_provider.customer import Customer
+
 ONBOARD_PATH = "/partner/external/v3/general/customers"
 LIST_PATH = "/partner/external/v3/general/customers/batch"
 MAX_PAGE_SIZE = 100
@@ -43,6 +50,9 @@ JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 RETRYABLE_HTTP_STATUSES = frozenset({500, 502, 503, 504})
 # A token is renewed this long before AvePoint says it expires (or at 90% of a shorter life).
 TOKEN_RENEWAL_MARGIN = 60.0
+
+Page = dict[str, Any]
+PageFetcher = Callable[[int, int, dict[str, Any]], Page]
 
 
 @dataclass(frozen=True)
@@ -55,7 +65,7 @@ class OnboardResponse:
     request_id: str | None
     # True when the customer was found in the list endpoint instead of being POSTed (again).
     found_by_lookup: bool
-    # HTTP requests this call made (POSTs and lookups), for the event log.
+    # HTTP requests this call made (token, POSTs and lookups), for the event log.
     requests_made: int
 
     def to_dict(self) -> dict[str, Any]:
@@ -68,20 +78,34 @@ class _Token:
     renew_at: float
 
 
-class AvePointHook(BaseHook):
+@dataclass
+class _Call:
+    """What one public call has done so far; local to the call, so the hook keeps no per-call state."""
+
+    requests_made: int = 0
+    # An onboarding POST may have reached AvePoint: answered with success, or failed ambiguously.
+    may_have_reached: bool = False
+    # The customer may exist already: look it up before (re)sending.
+    may_exist: bool = False
+
+
+class AvePointHook(HttpHook):
     """Talks to the AvePoint Graph API with the ``avepoint`` connection ``avepoint_conn_id``.
 
     :param avepoint_conn_id: the connection (``host`` Graph URL, ``login`` client id,
         ``password`` client secret; extras ``environment``, ``token_url``, ``scope``,
-        ``timeout``, ``private_key``/``private_key_path``, ``retry_*``).
+        ``timeout``, ``private_key``/``private_key_path``, ``retry_*``, ``verify``, ``cert``,
+        ``proxies``).
     :param retry_policy: overrides the policy read from the connection.
     :param timeout: overrides the per-request timeout (seconds) read from the connection.
+    :param kwargs: passed to HttpHook (e.g. ``tcp_keep_alive``, ``adapter``).
     """
 
     conn_name_attr = "avepoint_conn_id"
     default_conn_name = "avepoint_default"
     conn_type = "avepoint"
     hook_name = "AvePoint Graph API"
+    default_headers = {"Accept": "application/json", "User-Agent": "airflow-provider-avepoint"}
 
     def __init__(
         self,
@@ -91,14 +115,12 @@ class AvePointHook(BaseHook):
         timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(method="POST", http_conn_id=avepoint_conn_id, **kwargs)
         self.avepoint_conn_id = avepoint_conn_id
         self._retry_policy_override = retry_policy
         self._timeout_override = timeout
+        self._session: requests.Session | None = None
         self._token: _Token | None = None
-        self.requests_made = 0
-        # Whether the last onboard_customer call may have reached AvePoint (sent, or ambiguous failure).
-        self.onboarding_may_have_reached = False
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -122,36 +144,63 @@ class AvePointHook(BaseHook):
     def timeout(self) -> float:
         return self._timeout_override or self.settings.timeout
 
-    @cached_property
+    def get_conn(
+        self, headers: dict[str, Any] | None = None, extra_options: dict[str, Any] | None = None
+    ) -> requests.Session:
+        """The hook's one session: built by HttpHook from the connection on first use, then reused.
+
+        Per-call ``headers``/``extra_options`` would change a session other calls share, so
+        they are refused; the bearer token is added per request.
+        """
+        if headers or extra_options:
+            raise TypeError("AvePointHook shares one session: pass headers and options per request")
+        if self._session is None:
+            self._session = super().get_conn()
+        return self._session
+
+    @property
     def session(self) -> requests.Session:
-        session = requests.Session()
-        session.headers.update({"Accept": "application/json", "User-Agent": "airflow-provider-avepoint"})
+        return self.get_conn()
+
+    def _configure_session_from_auth(self, session: requests.Session, connection: Any) -> requests.Session:
+        """No basic auth: the client secret goes only to the token endpoint, never to Graph."""
+        session.auth = None
         return session
 
-    def get_conn(self) -> requests.Session:
-        """The hook's session (built once, reused for every call)."""
-        return self.session
+    def _configure_session_from_extra(
+        self, session: requests.Session, connection: Any, extra_options: dict[str, Any]
+    ) -> requests.Session:
+        """``verify``, ``cert`` and ``proxies`` as HttpHook applies them; unlike HttpHook, the other
+        extras (token URL, private key...) never become request headers."""
+        settings = self.settings
+        session.verify = settings.verify
+        session.cert = settings.cert
+        session.proxies = dict(settings.proxies)
+        return session
+
+    def check_response(self, response: requests.Response) -> None:
+        """HttpHook's status check without its logging of the body (it may echo request values)."""
+        self._raise_for_status(
+            response, f"AvePoint {response.request.method} {_path(response.url)}", False, ()
+        )
 
     def close(self) -> None:
-        if "session" in self.__dict__:
-            self.session.close()
+        if self._session is not None:
+            self._session.close()
 
     # -- authentication -------------------------------------------------------------------------
 
     def get_token(self, *, force_refresh: bool = False) -> str:
         """A bearer token, cached until shortly before it expires; transient failures are retried."""
-        for attempt in self._retrying():
-            with attempt:
-                return self._current_token(force_refresh=force_refresh)
-        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+        return self._retrying()(self._current_token, _Call(), force_refresh=force_refresh)
 
-    def _current_token(self, *, force_refresh: bool = False) -> str:
+    def _current_token(self, call: _Call, *, force_refresh: bool = False) -> str:
         """The cached token, renewed when forced or about to expire (one request, no retries)."""
         if force_refresh or self._token is None or time.monotonic() >= self._token.renew_at:
-            self._token = self._request_token()
+            self._token = self._request_token(call)
         return self._token.value
 
-    def _request_token(self) -> _Token:
+    def _request_token(self, call: _Call) -> _Token:
         settings = self.settings
         form = {"grant_type": "client_credentials", "client_id": settings.client_id, "scope": settings.scope}
         if settings.private_key:
@@ -160,7 +209,7 @@ class AvePointHook(BaseHook):
             form |= {"client_assertion_type": JWT_BEARER, "client_assertion": assertion}
         else:
             form["client_secret"] = settings.client_secret
-        response = self._send("POST", settings.token_url, data=form, ambiguous_on_failure=False)
+        response = self._send(call, "POST", settings.token_url, data=form, ambiguous_on_failure=False)
         if response.status_code in (400, 401, 403):
             raise AvePointAuthError(
                 f"AvePoint identity service refused the {settings.auth_method} of client "
@@ -168,6 +217,7 @@ class AvePointHook(BaseHook):
                 http_status=response.status_code,
                 request_id=_request_id(response),
             )
+        self._raise_for_status(response, f"AvePoint POST {_path(settings.token_url)}", False, ())
         body = self._json_body(response, "POST", _path(settings.token_url), ambiguous=False)
         token = body.get("access_token")
         if not isinstance(token, str) or not token:
@@ -209,18 +259,26 @@ class AvePointHook(BaseHook):
 
     # -- HTTP -------------------------------------------------------------------------------------
 
-    def _send(self, method: str, url: str, *, ambiguous_on_failure: bool, **kwargs: Any) -> requests.Response:
+    def _send(
+        self, call: _Call, method: str, url: str, *, ambiguous_on_failure: bool, **kwargs: Any
+    ) -> requests.Response:
         """One HTTP request with a timeout; transport failures become typed errors."""
         what = f"AvePoint {method} {_path(url)}"
-        self.requests_made += 1
+        call.requests_made += 1
         try:
-            return self.session.request(method, url, timeout=self.timeout, **kwargs)
+            return self.get_conn().request(method, url, timeout=self.timeout, **kwargs)
         except requests.ConnectTimeout:
             raise AvePointTransientError(f"{what}: could not connect within {self.timeout:g} s") from None
+        except requests.exceptions.SSLError:
+            raise AvePointTransientError(
+                f"{what}: TLS handshake failed; check the connection's 'verify' (CA bundle) and 'cert'"
+            ) from None
         except requests.ReadTimeout:
             raise AvePointTransientError(
                 f"{what}: no response within {self.timeout:g} s", ambiguous=ambiguous_on_failure
             ) from None
+        except requests.exceptions.ProxyError:
+            raise AvePointTransientError(f"{what}: the proxy refused or failed the request") from None
         except requests.ConnectionError as exc:
             sent = not _never_connected(exc)
             detail = "connection dropped before a response" if sent else "could not connect"
@@ -234,6 +292,7 @@ class AvePointHook(BaseHook):
 
     def _call(
         self,
+        call: _Call,
         method: str,
         path: str,
         *,
@@ -243,36 +302,39 @@ class AvePointHook(BaseHook):
     ) -> tuple[dict[str, Any], requests.Response]:
         """An authenticated Graph call: one token refresh on 401, then typed errors by status."""
         url = f"{self.settings.graph_url}{path}"
-        headers = {"Authorization": f"Bearer {self._current_token()}"}
+        headers = {"Authorization": f"Bearer {self._current_token(call)}"}
         response = self._send(
-            method, url, headers=headers, ambiguous_on_failure=ambiguous_on_failure, **kwargs
+            call, method, url, headers=headers, ambiguous_on_failure=ambiguous_on_failure, **kwargs
         )
         if response.status_code == 401:
             # AvePoint refused the token (expired early, revoked): renew it once and resend.
             # A 401 means the request was not processed, so resending a POST is safe.
             self.log.info("AvePoint answered 401 to %s %s; renewing the token once", method, path)
-            headers = {"Authorization": f"Bearer {self._current_token(force_refresh=True)}"}
+            headers = {"Authorization": f"Bearer {self._current_token(call, force_refresh=True)}"}
             response = self._send(
-                method, url, headers=headers, ambiguous_on_failure=ambiguous_on_failure, **kwargs
+                call, method, url, headers=headers, ambiguous_on_failure=ambiguous_on_failure, **kwargs
             )
-        self._raise_for_status(response, method, path, ambiguous_on_failure, redact)
+        what = f"AvePoint {method} {path}"
+        self._raise_for_status(response, what, ambiguous_on_failure, redact, token_renewed=True)
         return self._json_body(response, method, path, ambiguous=ambiguous_on_failure), response
 
     def _raise_for_status(
         self,
         response: requests.Response,
-        method: str,
-        path: str,
+        what: str,
         ambiguous_on_failure: bool,
         redact: Sequence[str],
+        *,
+        token_renewed: bool = False,
     ) -> None:
+        """A typed error for a status of 400 or more: retry decisions look at its class, not a text."""
         status = response.status_code
         if status < 400:
             return
-        what = f"AvePoint {method} {path}"
         meta = {"http_status": status, "request_id": _request_id(response)}
         if status == 401:
-            raise AvePointAuthError(f"{what}: the bearer token was refused even after renewing it", **meta)
+            renewed = " even after renewing it" if token_renewed else ""
+            raise AvePointAuthError(f"{what}: the bearer token was refused{renewed}", **meta)
         if status == 403:
             raise AvePointAuthError(
                 f"{what}: access refused; does the app have scope {self.settings.scope!r} and admin consent?",
@@ -314,13 +376,12 @@ class AvePointHook(BaseHook):
 
     def _log_retry(self, retry_state: tenacity.RetryCallState) -> None:
         error = retry_state.outcome.exception() if retry_state.outcome else None
-        wait = retry_state.upcoming_sleep
         self.log.warning(
             "%s; retry %d of %d in %.1f s",
             error,
             retry_state.attempt_number,
             self.retry_policy.max_attempts - 1,
-            wait,
+            retry_state.upcoming_sleep,
         )
 
     def _retrying(self) -> tenacity.Retrying:
@@ -328,97 +389,80 @@ class AvePointHook(BaseHook):
 
     # -- customer endpoints -----------------------------------------------------------------------
 
-    def onboard_customer(
-        self,
-        *,
-        first_name: str,
-        last_name: str,
-        organization_name: str,
-        registration_account: str,
-        country_code: str,
-        data_center: str,
-        password: str,
-        telephone_number: str | None = None,
-        tags: Sequence[str] | None = None,
-        management_mode: bool | None = None,
-        check_existing_first: bool = False,
-    ) -> OnboardResponse:
+    def onboard_customer(self, customer: Customer, *, check_existing_first: bool = False) -> OnboardResponse:
         """Onboard one customer (``POST /partner/external/v3/general/customers``).
 
         Retries per the policy. Before any re-send after an ambiguous failure — and
         before the first send when ``check_existing_first`` is set, for a customer an
         earlier attempt may already have created — the customer is looked up by its
         account in the list endpoint; when found it is not POSTed again.
-        """
-        mask_secret(password)
-        body = onboard_request_body(
-            first_name=first_name,
-            last_name=last_name,
-            organization_name=organization_name,
-            registration_account=registration_account,
-            country_code=country_code,
-            data_center=data_center,
-            password=password,
-            telephone_number=telephone_number,
-            tags=tags,
-            management_mode=management_mode,
-        )
-        redact = [v for v in body.values() if isinstance(v, str)]
 
-        start = self.requests_made
-        may_exist = check_existing_first
-        self.onboarding_may_have_reached = False
-        for attempt in self._retrying():
-            with attempt:
-                if may_exist:
-                    # One request per page: this loop already retries, so the lookup must not.
-                    found = self._find(registration_account, self._list_page_once)
-                    if found is not None:
-                        return OnboardResponse(
-                            api_status=None,
-                            customer_id=str(found.get("id")) if found.get("id") else None,
-                            http_status=None,
-                            request_id=None,
-                            found_by_lookup=True,
-                            requests_made=self.requests_made - start,
-                        )
-                try:
-                    data, response = self._call(
-                        "POST", ONBOARD_PATH, json=body, ambiguous_on_failure=True, redact=redact
-                    )
-                except AvePointTransientError as exc:
-                    may_exist = may_exist or exc.ambiguous
-                    self.onboarding_may_have_reached |= exc.ambiguous
-                    raise
-                self.onboarding_may_have_reached = True
-                status = data.get("status")
-                customer_id = data.get("id")
+        Every :class:`~avepoint_provider.errors.AvePointError` raised here carries
+        ``requests_made`` and ``may_have_reached`` (see that class).
+        """
+        mask_secret(customer.password)
+        body = customer.to_request_body()
+        redact = [v for v in body.values() if isinstance(v, str)]
+        call = _Call(may_exist=check_existing_first)
+        try:
+            return self._retrying()(self._onboard_attempt, call, customer.registration_account, body, redact)
+        except AvePointError as exc:
+            exc.requests_made = call.requests_made
+            exc.may_have_reached = call.may_have_reached
+            raise
+
+    def _onboard_attempt(
+        self, call: _Call, account: str, body: dict[str, Any], redact: Sequence[str]
+    ) -> OnboardResponse:
+        """One attempt: the lookup when the customer may exist, else one POST."""
+        if call.may_exist:
+            # One request per page: the caller already retries, so the lookup must not.
+            found = self._find(account, partial(self._list_page_once, call))
+            if found is not None:
                 return OnboardResponse(
-                    api_status=status if isinstance(status, int) and not isinstance(status, bool) else None,
-                    customer_id=str(customer_id) if customer_id else None,
-                    http_status=response.status_code,
-                    request_id=_request_id(response),
-                    found_by_lookup=False,
-                    requests_made=self.requests_made - start,
+                    api_status=None,
+                    customer_id=str(found.get("id")) if found.get("id") else None,
+                    http_status=None,
+                    request_id=None,
+                    found_by_lookup=True,
+                    requests_made=call.requests_made,
                 )
-        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+        try:
+            data, response = self._call(
+                call, "POST", ONBOARD_PATH, json=body, ambiguous_on_failure=True, redact=redact
+            )
+        except AvePointTransientError as exc:
+            if exc.ambiguous:
+                call.may_exist = call.may_have_reached = True
+            raise
+        call.may_have_reached = True
+        status = data.get("status")
+        customer_id = data.get("id")
+        return OnboardResponse(
+            api_status=status if isinstance(status, int) and not isinstance(status, bool) else None,
+            customer_id=str(customer_id) if customer_id else None,
+            http_status=response.status_code,
+            request_id=_request_id(response),
+            found_by_lookup=False,
+            requests_made=call.requests_made,
+        )
 
     def list_customers(
         self, *, page_size: int = MAX_PAGE_SIZE, customer_ids: Sequence[str] | None = None
     ) -> Iterator[dict[str, Any]]:
-        """Yield the partner's customers, fetching pages of at most 100 lazily."""
+        """Yield the partner's customers, fetching pages of at most 100 lazily (each page retried)."""
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
-        return self._customers(self._list_page, page_size, customer_ids)
+        return self._customers(partial(self._list_page, _Call()), page_size, customer_ids)
 
     def find_customer_by_account(self, account: str) -> dict[str, Any] | None:
         """The partner's customer whose ``ownerEmail`` is ``account`` (case-insensitive), or None.
 
         The API has no filter by e-mail, so this pages through the whole list.
         """
-        return self._find(account, self._list_page)
+        return self._find(account, partial(self._list_page, _Call()))
 
-    def _find(self, account: str, fetch_page: Any) -> dict[str, Any] | None:
+    def _find(self, account: str, fetch_page: PageFetcher) -> dict[str, Any] | None:
         wanted = account.strip().casefold()
         for customer in self._customers(fetch_page, MAX_PAGE_SIZE, None):
             if str(customer.get("ownerEmail") or "").strip().casefold() == wanted:
@@ -427,7 +471,7 @@ class AvePointHook(BaseHook):
 
     @staticmethod
     def _customers(
-        fetch_page: Any, page_size: int, customer_ids: Sequence[str] | None
+        fetch_page: PageFetcher, page_size: int, customer_ids: Sequence[str] | None
     ) -> Iterator[dict[str, Any]]:
         body = {"customerIds": list(customer_ids)} if customer_ids else {}
         page_index, seen = 1, 0
@@ -445,16 +489,14 @@ class AvePointHook(BaseHook):
                 return
             page_index += 1
 
-    def _list_page(self, page_index: int, page_size: int, body: dict[str, Any]) -> dict[str, Any]:
+    def _list_page(self, call: _Call, page_index: int, page_size: int, body: dict[str, Any]) -> Page:
         """One page of the customer list, retried per the policy."""
-        for attempt in self._retrying():
-            with attempt:
-                return self._list_page_once(page_index, page_size, body)
-        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+        return self._retrying()(self._list_page_once, call, page_index, page_size, body)
 
-    def _list_page_once(self, page_index: int, page_size: int, body: dict[str, Any]) -> dict[str, Any]:
+    def _list_page_once(self, call: _Call, page_index: int, page_size: int, body: dict[str, Any]) -> Page:
         """One page, one request: for callers that already run inside a retry loop."""
         data, _ = self._call(
+            call,
             "POST",
             LIST_PATH,
             params={"pageIndex": page_index, "pageSize": page_size},
@@ -465,9 +507,10 @@ class AvePointHook(BaseHook):
 
     def test_connection(self) -> tuple[bool, str]:
         """Get a token and list one customer: proves URL, credentials and scope."""
+        call = _Call()
         try:
-            self._current_token(force_refresh=True)
-            page = self._list_page(1, 1, {})
+            self._current_token(call, force_refresh=True)
+            page = self._list_page(call, 1, 1, {})
         except AvePointError as exc:
             return False, str(exc)
         total = (page.get("metadata") or {}).get("totalCount")
@@ -475,38 +518,6 @@ class AvePointHook(BaseHook):
             f"Connected to {self.settings.graph_url} with {self.settings.auth_method} auth; "
             f"{total if total is not None else 'an unknown number of'} customers visible"
         )
-
-
-def onboard_request_body(
-    *,
-    first_name: str,
-    last_name: str,
-    organization_name: str,
-    registration_account: str,
-    country_code: str,
-    data_center: str,
-    password: str,
-    telephone_number: str | None = None,
-    tags: Sequence[str] | None = None,
-    management_mode: bool | None = None,
-) -> dict[str, Any]:
-    """The onboarding request body in the API's camelCase; optional fields only when given."""
-    body: dict[str, Any] = {
-        "firstName": first_name,
-        "lastName": last_name,
-        "organizationName": organization_name,
-        "registrationAccount": registration_account,
-        "countryCode": country_code,
-        "dataCenter": data_center,
-        "password": password,
-    }
-    if telephone_number:
-        body["telephoneNumber"] = telephone_number
-    if tags is not None:
-        body["tags"] = list(tags)
-    if management_mode is not None:
-        body["managementMode"] = bool(management_mode)
-    return body
 
 
 def _path(url: str) -> str:
