@@ -265,8 +265,19 @@ class AvePointHook(HttpHook):
         """One HTTP request with a timeout; transport failures become typed errors."""
         what = f"AvePoint {method} {_path(url)}"
         call.requests_made += 1
+        session = self.get_conn()
         try:
-            return self.get_conn().request(method, url, timeout=self.timeout, **kwargs)
+            # The session's verify/cert/proxies again per request, as HttpHook.run_and_check does:
+            # requests lets REQUESTS_CA_BUNDLE and *_PROXY override session-level ones.
+            return session.request(
+                method,
+                url,
+                timeout=self.timeout,
+                verify=session.verify,
+                cert=session.cert,
+                proxies=session.proxies,
+                **kwargs,
+            )
         except requests.ConnectTimeout:
             raise AvePointTransientError(f"{what}: could not connect within {self.timeout:g} s") from None
         except requests.exceptions.SSLError:
