@@ -123,7 +123,12 @@ class AvePointSettings:
         graph_url = _graph_url(conn) or env.graph_url
         token_url = str(extra.get("token_url") or env.token_url).strip()
         for label, url in (("host (Graph URL)", graph_url), ("extra 'token_url'", token_url)):
-            if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+            try:
+                valid = urlsplit(url).scheme in ("http", "https") and bool(urlsplit(url).hostname)
+                urlsplit(url).port  # noqa: B018 - raises ValueError on a port that is not a number
+            except ValueError:
+                valid = False
+            if not valid:
                 raise AvePointConfigError(f"connection {conn.conn_id!r}: {label} is not an http(s) URL")
 
         client_id = (conn.login or "").strip()

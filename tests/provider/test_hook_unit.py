@@ -313,6 +313,16 @@ def test_find_customer_by_account_is_case_insensitive_and_stops_early(fake_avepo
     assert len(fake_avepoint.sent_to(LIST_PATH)) == 2
 
 
+def test_test_connection_reports_a_broken_connection_instead_of_raising(monkeypatch):
+    from avepoint_provider.hooks.avepoint import AvePointHook
+
+    set_connection(
+        monkeypatch, "avepoint_broken", conn_type="avepoint", host=FAKE_GRAPH, login="", password="x"
+    )
+    ok, message = AvePointHook("avepoint_broken").test_connection()
+    assert not ok and "login (client id) is empty" in message
+
+
 def test_test_connection_gets_a_token_and_lists_one_customer(fake_avepoint):
     hook = fake_avepoint.make_hook()
     fake_avepoint.queue(LIST_PATH, customer_page(listed("a@x.example"), 1, 1))
@@ -389,6 +399,7 @@ def test_environment_presets_fill_in_urls_and_stay_overridable(fake_avepoint):
         ({"extra": {"timeout": "soon"}}, "'timeout' must be a positive number"),
         ({"extra": {"private_key": "not a key"}}, "not PEM text"),
         ({"host": "ftp://x"}, "not an http"),
+        ({"extra": {"token_url": "https://identity.example:port/connect/token"}}, "not an http"),
         ({"extra": {"verify": "/no/such/ca.pem"}}, "'verify' is not a readable file"),
         ({"extra": {"cert": "/no/such/client.pem"}}, "'cert' is not a readable file"),
         ({"extra": {"proxies": "http://proxy:3128"}}, "'proxies' must be an object"),
