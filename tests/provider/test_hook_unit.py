@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import pytest
 import requests
 
@@ -444,3 +447,29 @@ def test_a_ca_bundle_and_client_certificate_path_configure_the_session(fake_avep
     cert.write_text("cert")
     session = fake_avepoint.make_hook(extra={"verify": str(ca), "cert": str(cert)}).get_conn()
     assert (session.verify, session.cert) == (str(ca), str(cert))
+
+
+# -- issue 10b: redaction of AvePoint's 400 messages ----------------------------------------------
+
+TRICKY_PASSWORD = 'Pa\\ss"w0rd-Tricky'  # a backslash and a quote: JSON escapes both
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "x" * 290 + " " + TRICKY_PASSWORD,  # the value straddles the 300-character cut
+        {"password": TRICKY_PASSWORD, "detail": "too weak"},  # the message is a JSON object
+        "invalid body " + json.dumps({"password": TRICKY_PASSWORD}),  # the value JSON-escaped in text
+    ],
+    ids=["straddling-the-cut", "json-object", "json-escaped-in-text"],
+)
+def test_bad_request_message_is_redacted_before_it_is_cut(fake_avepoint, message):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(ONBOARD_PATH, Reply(status=400, body={"field": "password", "message": message}))
+    with pytest.raises(AvePointBadRequestError) as raised:
+        hook.onboard_customer(dataclasses.replace(CUSTOMER, password=TRICKY_PASSWORD))
+    text = str(raised.value)
+    assert "[redacted" in text  # the cut may shorten the marker itself
+    escaped = json.dumps(TRICKY_PASSWORD)[1:-1]
+    for fragment in (TRICKY_PASSWORD[:8], TRICKY_PASSWORD[-8:], escaped[:8], escaped[-8:], "ss\\", "w0rd"):
+        assert fragment not in text

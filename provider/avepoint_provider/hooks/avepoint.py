@@ -14,6 +14,7 @@ ambiguous failure the hook looks the customer up in the list endpoint before it 
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -445,7 +446,7 @@ class AvePointHook(HttpHook):
         """
         mask_secret(customer.password)
         body = customer.to_request_body()
-        redact = [v for v in body.values() if isinstance(v, str)]
+        redact = [v for v in body.values() if isinstance(v, str)] + list(customer.tags or ())
         call = _Call(may_exist=check_existing_first)
         try:
             return self._retrying()(self._onboard_attempt, call, customer.registration_account, body, redact)
@@ -632,11 +633,27 @@ def _bad_request_details(response: requests.Response, redact: Sequence[str]) -> 
     if not field and isinstance(errors, Mapping) and errors:
         field = next(iter(errors))
     message = body.get("message") or body.get("error_description") or body.get("title") or ""
-    reason = str(message)[:300]
-    for value in sorted(redact, key=len, reverse=True):
-        if len(value) >= 3:
-            reason = reason.replace(value, "[redacted]")
+    text = message if isinstance(message, str) else json.dumps(message, ensure_ascii=False, default=str)
+    # Redact the whole text first: a cut first would leave the start of a value that straddles it.
+    reason = _redacted(text, redact)[:300]
     field = str(field)[:64] if field else None
-    if field and not field.replace("_", "").replace(".", "").isalnum():
+    if field and (not field.replace("_", "").replace(".", "").isalnum() or field in redact):
         field = None
     return field, (f"{field}: {reason}" if field and reason else field or reason)
+
+
+def _redacted(text: str, values: Sequence[str]) -> str:
+    """``text`` with each request value (of 3+ characters) replaced, raw or JSON-escaped.
+
+    AvePoint may echo the request body as JSON text, where a backslash or quote in a value
+    appears escaped, so the escaped forms are searched too, longest first.
+    """
+    forms = {
+        form
+        for value in values
+        if len(value) >= 3
+        for form in (value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1])
+    }
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "[redacted]")
+    return text
