@@ -473,3 +473,49 @@ def test_bad_request_message_is_redacted_before_it_is_cut(fake_avepoint, message
     escaped = json.dumps(TRICKY_PASSWORD)[1:-1]
     for fragment in (TRICKY_PASSWORD[:8], TRICKY_PASSWORD[-8:], escaped[:8], escaped[-8:], "ss\\", "w0rd"):
         assert fragment not in text
+
+
+# -- issue 10c: account matching -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("wanted", "listed_as"),
+    [
+        ("straße@x.example", "strasse@x.example"),  # equal under casefold(), not under lower()
+        ("\u212aelvin@x.example", "kelvin@x.example"),  # KELVIN SIGN lowers to a Latin k
+        ("Ä@x.example", "ä@x.example"),  # non-ASCII letters are compared as they are
+    ],
+)
+def test_account_lookup_folds_no_unicode(fake_avepoint, wanted, listed_as):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(LIST_PATH, customer_page(listed(listed_as), 1, 100))
+    assert hook.find_customer_by_account(wanted) is None
+    assert len(fake_avepoint.sent_to(LIST_PATH)) == 1  # the list was read: no match in it
+
+
+def test_account_lookup_ignores_ascii_case(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(LIST_PATH, customer_page(listed("Ann.Lee@Contoso.Example"), 1, 100))
+    assert hook.find_customer_by_account("ann.lee@CONTOSO.example")["id"] == "id-Ann.Lee@Contoso.Example"
+
+
+def test_a_listed_customer_without_an_id_is_not_reported_onboarded(fake_avepoint):
+    hook = fake_avepoint.make_hook(policy=RetryPolicy(max_attempts=2))
+    fake_avepoint.queue(ONBOARD_PATH, requests.ReadTimeout("lost"), CREATED)
+    fake_avepoint.queue(LIST_PATH, customer_page([{"ownerEmail": "ann@contoso.example"}], 1, 100))
+    with pytest.raises(AvePointTransientError, match="listed without an id") as raised:
+        hook.onboard_customer(CUSTOMER)
+    assert not raised.value.ambiguous and raised.value.may_have_reached
+    assert len(fake_avepoint.sent_to(ONBOARD_PATH)) == 1  # listed: never POSTed again
+
+
+def test_a_listed_customer_whose_id_appears_on_a_later_lookup_is_found(fake_avepoint):
+    hook = fake_avepoint.make_hook(policy=RetryPolicy(max_attempts=3))
+    fake_avepoint.queue(ONBOARD_PATH, requests.ReadTimeout("lost"))
+    fake_avepoint.queue(
+        LIST_PATH,
+        customer_page([{"ownerEmail": "ann@contoso.example"}], 1, 100),
+        customer_page(listed("ann@contoso.example"), 1, 100),
+    )
+    result = hook.onboard_customer(CUSTOMER)
+    assert (result.found_by_lookup, result.customer_id) == (True, "id-ann@contoso.example")

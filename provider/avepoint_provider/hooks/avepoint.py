@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import string
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -441,6 +442,12 @@ class AvePointHook(HttpHook):
         earlier attempt may already have created — the customer is looked up by its
         account in the list endpoint; when found it is not POSTed again.
 
+        A response with ``found_by_lookup`` always has a ``customer_id``. A customer listed
+        without an id exists but is not settled: it is never POSTed again, and the lookup is
+        retried; if the id is still missing when the retries end, the call raises a
+        non-ambiguous :class:`~avepoint_provider.errors.AvePointTransientError` (with
+        ``may_have_reached`` as it stands), which a caller treats as "try again later".
+
         Every :class:`~avepoint_provider.errors.AvePointError` raised here carries
         ``requests_made`` and ``may_have_reached`` (see that class).
         """
@@ -463,9 +470,16 @@ class AvePointHook(HttpHook):
             # One request per page: the caller already retries, so the lookup must not.
             found = self._find(account, partial(self._list_page_once, call))
             if found is not None:
+                if found.get("id") in (None, ""):
+                    # It exists, so it must not be POSTed again, but it cannot be recorded as
+                    # onboarded without its id: retried (in this call, then by the caller).
+                    raise AvePointTransientError(
+                        f"AvePoint POST {LIST_PATH}: the account is listed without an id yet; "
+                        "not sent again, to be looked up later"
+                    )
                 return OnboardResponse(
                     api_status=None,
-                    customer_id=str(found.get("id")) if found.get("id") else None,
+                    customer_id=str(found["id"]),
                     http_status=None,
                     request_id=None,
                     found_by_lookup=True,
@@ -500,16 +514,18 @@ class AvePointHook(HttpHook):
         return self._customers(partial(self._list_page, _Call()), page_size, customer_ids)
 
     def find_customer_by_account(self, account: str) -> dict[str, Any] | None:
-        """The partner's customer whose ``ownerEmail`` is ``account`` (case-insensitive), or None.
+        """The partner's first customer whose ``ownerEmail`` is ``account``, or None.
 
-        The API has no filter by e-mail, so this pages through the whole list.
+        Compared as :func:`account_key` does. The API has no filter by e-mail, so this pages
+        through the whole list. The customer is returned as listed, possibly without an ``id``
+        (the list does not promise one); a caller must not take that as onboarded-with-id.
         """
         return self._find(account, partial(self._list_page, _Call()))
 
     def _find(self, account: str, fetch_page: PageFetcher) -> dict[str, Any] | None:
-        wanted = account.strip().casefold()
+        wanted = account_key(account)
         for customer in self._customers(fetch_page, MAX_PAGE_SIZE, None):
-            if str(customer.get("ownerEmail") or "").strip().casefold() == wanted:
+            if account_key(str(customer.get("ownerEmail") or "")) == wanted:
                 return customer
         return None
 
@@ -569,6 +585,21 @@ class AvePointHook(HttpHook):
             f"Connected to {self.settings.graph_url} with {self.settings.auth_method} auth; "
             f"{total if total is not None else 'an unknown number of'} customers visible"
         )
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def account_key(account: str) -> str:
+    """An e-mail address as compared with AvePoint's list: trimmed, ASCII letters lowered, nothing else.
+
+    AvePoint documents no rule; every case-insensitive comparison it could use treats A-Z and
+    a-z alike, and domains are ASCII. Unicode folding (``casefold``: ``straße`` is ``strasse``;
+    ``lower``: the Kelvin sign is ``k``) could equate two different accounts, and a false
+    match records a customer as onboarded that never was. A missed match is the safe side:
+    the POST that follows gets AvePoint's "already exists" instead of a duplicate.
+    """
+    return account.strip().translate(_ASCII_LOWER)
 
 
 def _path(url: str) -> str:
