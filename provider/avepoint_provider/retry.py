@@ -62,8 +62,9 @@ class RetryPolicy:
 
     def wait_seconds(self, retry_state: tenacity.RetryCallState) -> float:
         error = retry_state.outcome.exception() if retry_state.outcome else None
-        if isinstance(error, AvePointRateLimitedError) and error.retry_after is not None:
-            return min(max(error.retry_after, 0.0), self.retry_after_cap)
+        retry_after = error.retry_after if isinstance(error, AvePointRateLimitedError) else None
+        if retry_after is not None and retry_after >= 0:  # False for NaN: then the backoff applies
+            return min(retry_after, self.retry_after_cap)
         backoff = tenacity.wait_exponential_jitter(
             initial=self.initial_backoff, max=self.max_backoff, jitter=self.initial_backoff
         )

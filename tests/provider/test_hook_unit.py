@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import pytest
 import requests
@@ -519,3 +520,99 @@ def test_a_listed_customer_whose_id_appears_on_a_later_lookup_is_found(fake_avep
     )
     result = hook.onboard_customer(CUSTOMER)
     assert (result.found_by_lookup, result.customer_id) == (True, "id-ann@contoso.example")
+
+
+# -- issue 10d: Retry-After values and unforeseen ValueErrors --------------------------------------
+
+
+def strict_sleep(waits: list[float]):
+    """Records waits and refuses what ``time.sleep`` refuses (NaN, negative, overflowing)."""
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"sleep length {seconds!r}")
+
+    return sleep
+
+
+CAPPED = (3.0, 3.0)  # the policy's retry_after_cap below
+BACKOFF = (0.5, 1.0)  # its exponential backoff: 0.5 s plus up to 0.5 s of jitter
+
+
+@pytest.mark.parametrize(
+    ("header", "bounds"),
+    [
+        ("nan", BACKOFF),
+        ("-nan", BACKOFF),
+        ("-5", BACKOFF),
+        ("-inf", BACKOFF),
+        ("inf", CAPPED),
+        ("1e400", CAPPED),
+        ("99999999999999999999999", CAPPED),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", CAPPED),
+        ("Mon, 99 Foo 2020 99:99:99 GMT", BACKOFF),
+        ("soon", BACKOFF),
+    ],
+)
+def test_retry_after_that_is_not_a_usable_number_is_absent_or_capped(
+    fake_avepoint, monkeypatch, header, bounds
+):
+    hook = fake_avepoint.make_hook(
+        policy=RetryPolicy(initial_backoff=0.5, max_backoff=0.5, retry_after_cap=3)
+    )
+    waits: list[float] = []
+    monkeypatch.setattr("avepoint_provider.retry.time.sleep", strict_sleep(waits))
+    fake_avepoint.queue(ONBOARD_PATH, Reply(status=429, headers={"Retry-After": header}), CREATED)
+    assert hook.onboard_customer(CUSTOMER).api_status == 1
+    (wait,) = waits
+    assert bounds[0] <= wait <= bounds[1]
+
+
+def test_an_unforeseen_value_error_handling_the_posts_reply_is_a_typed_ambiguous_error(
+    fake_avepoint, monkeypatch
+):
+    from avepoint_provider.hooks.avepoint import AvePointHook
+
+    def broken(*args, **kwargs):
+        raise ValueError("stands in for any bug in reading a reply")
+
+    hook = fake_avepoint.make_hook(policy=RetryPolicy(max_attempts=1))
+    hook.get_token()  # the token's reply is read before the fault
+    fake_avepoint.queue(ONBOARD_PATH, CREATED)
+    monkeypatch.setattr(AvePointHook, "_json_body", staticmethod(broken))
+    with pytest.raises(AvePointMalformedResponseError) as raised:
+        hook.onboard_customer(CUSTOMER)
+    assert raised.value.ambiguous and raised.value.may_have_reached
+    assert raised.value.requests_made == 1
+
+
+def test_an_unforeseen_value_error_elsewhere_keeps_what_the_call_knew(fake_avepoint, monkeypatch):
+    def broken(account: str) -> str:
+        raise ValueError("stands in for any bug in the lookup")
+
+    hook = fake_avepoint.make_hook(policy=RetryPolicy(max_attempts=2))
+    fake_avepoint.queue(ONBOARD_PATH, requests.ReadTimeout("lost"))
+    fake_avepoint.queue(LIST_PATH, customer_page(listed("ann@contoso.example"), 1, 100))
+    monkeypatch.setattr("avepoint_provider.hooks.avepoint.account_key", broken)
+    with pytest.raises(AvePointMalformedResponseError) as raised:
+        hook.onboard_customer(CUSTOMER)
+    assert raised.value.may_have_reached and not raised.value.ambiguous
+    assert raised.value.requests_made == 2  # token, POST; the fault hit before the first page
+
+
+@pytest.mark.parametrize("lifetime", ["nan", "inf", -60, 0])
+def test_a_token_lifetime_that_is_not_a_usable_number_means_the_documented_hour(
+    fake_avepoint, monkeypatch, lifetime
+):
+    hook = fake_avepoint.make_hook()
+    clock = [1000.0]
+    monkeypatch.setattr("avepoint_provider.hooks.avepoint.time.monotonic", lambda: clock[0])
+    fake_avepoint.queue(
+        TOKEN_PATH, Reply(body={"access_token": "odd-lifetime-token", "expires_in": lifetime})
+    )
+    assert hook.get_token() == "odd-lifetime-token"
+    clock[0] += 3600 - 61
+    assert hook.get_token() == "odd-lifetime-token"
+    clock[0] += 2
+    assert hook.get_token() != "odd-lifetime-token"

@@ -13,8 +13,10 @@ ambiguous failure the hook looks the customer up in the list endpoint before it 
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import json
+import math
 import string
 import time
 import uuid
@@ -50,6 +52,8 @@ LIST_PATH = "/partner/external/v3/general/customers/batch"
 MAX_PAGE_SIZE = 100
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 RETRYABLE_HTTP_STATUSES = frozenset({500, 502, 503, 504})
+# AvePoint's documented token life, assumed when a reply gives no usable expires_in.
+TOKEN_LIFETIME = 3600.0
 # A token is renewed this long before AvePoint says it expires (or at 90% of a shorter life).
 TOKEN_RENEWAL_MARGIN = 60.0
 
@@ -230,9 +234,11 @@ class AvePointHook(HttpHook):
             )
         mask_secret(token)
         try:
-            lifetime = float(body.get("expires_in", 3600))
+            lifetime = float(body.get("expires_in", TOKEN_LIFETIME))
         except (TypeError, ValueError):
-            lifetime = 3600.0
+            lifetime = TOKEN_LIFETIME
+        if not 0 < lifetime < math.inf:  # NaN too: a NaN renewal time would never come
+            lifetime = TOKEN_LIFETIME
         margin = min(TOKEN_RENEWAL_MARGIN, lifetime * 0.1)
         return _Token(token, time.monotonic() + lifetime - margin)
 
@@ -328,8 +334,17 @@ class AvePointHook(HttpHook):
                 call, method, url, headers=headers, ambiguous_on_failure=ambiguous_on_failure, **kwargs
             )
         what = f"AvePoint {method} {path}"
-        self._raise_for_status(response, what, ambiguous_on_failure, redact, token_renewed=True)
-        return self._json_body(response, method, path, ambiguous=ambiguous_on_failure), response
+        try:
+            self._raise_for_status(response, what, ambiguous_on_failure, redact, token_renewed=True)
+            return self._json_body(response, method, path, ambiguous=ambiguous_on_failure), response
+        except ValueError as exc:
+            # Unforeseen: the request was answered, so a POST may have been acted on.
+            raise AvePointMalformedResponseError(
+                f"{what}: {type(exc).__name__} while reading the reply",
+                ambiguous=ambiguous_on_failure,
+                http_status=response.status_code,
+                request_id=_request_id(response),
+            ) from None
 
     def _raise_for_status(
         self,
@@ -458,9 +473,15 @@ class AvePointHook(HttpHook):
         try:
             return self._retrying()(self._onboard_attempt, call, customer.registration_account, body, redact)
         except AvePointError as exc:
-            exc.requests_made = call.requests_made
-            exc.may_have_reached = call.may_have_reached
-            raise
+            error = exc
+        except ValueError as exc:
+            # Unforeseen (a reply of the POST is handled in _call): typed, never a bare ValueError.
+            error = AvePointMalformedResponseError(
+                f"AvePoint POST {ONBOARD_PATH}: {type(exc).__name__} while handling AvePoint's replies"
+            )
+        error.requests_made = call.requests_made
+        error.may_have_reached = call.may_have_reached
+        raise error
 
     def _onboard_attempt(
         self, call: _Call, account: str, body: dict[str, Any], redact: Sequence[str]
@@ -626,18 +647,23 @@ def _never_connected(exc: requests.ConnectionError) -> bool:
 
 
 def _retry_after(response: requests.Response) -> float | None:
+    """``Retry-After`` in seconds (a number or an HTTP date), or None when it is not usable.
+
+    Never raises: NaN, a negative number or an unparsable date count as absent (the backoff
+    applies); infinity and huge values come back as they are, for the policy to cap.
+    """
     value = (response.headers.get("Retry-After") or "").strip()
-    if not value:
-        return None
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+            if when.tzinfo is None:  # "-0000": UTC by RFC 5322
+                when = when.replace(tzinfo=datetime.UTC)
+            return max(when.timestamp() - time.time(), 0.0)
+        except (TypeError, ValueError, OverflowError, IndexError):
+            return None
+    return seconds if seconds >= 0 else None  # NaN fails the comparison too
 
 
 def _oauth_error(response: requests.Response) -> str:
