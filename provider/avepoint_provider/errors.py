@@ -93,6 +93,17 @@ class AvePointRateLimitedError(AvePointTransientError):
         self.retry_after = retry_after
 
 
+class AvePointTimeBudgetError(AvePointTransientError):
+    """One call ran out of its time bound (``AvePointHook.max_call_seconds``) before it could finish.
+
+    Transient for the caller, who tries again later, but not retried inside the call: its
+    time is up. Sends nothing itself, so never ``ambiguous``; ``may_have_reached`` says
+    whether an earlier request of the call may have created the customer.
+    """
+
+    retryable = False
+
+
 class AvePointMalformedResponseError(AvePointTransientError):
     """A 2xx whose body is not the JSON the API documents (HTML page, truncated JSON)."""
 

@@ -616,3 +616,63 @@ def test_a_token_lifetime_that_is_not_a_usable_number_means_the_documented_hour(
     assert hook.get_token() == "odd-lifetime-token"
     clock[0] += 2
     assert hook.get_token() != "odd-lifetime-token"
+
+
+# -- issue 10e: one onboard_customer call has a time bound ------------------------------------------
+
+
+@pytest.fixture
+def slow_clock(fake_avepoint, monkeypatch) -> list[float]:
+    """A fake clock: every request takes the connection's whole timeout (5 s), sleeps take their time."""
+    clock = [0.0]
+    monkeypatch.setattr("time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("avepoint_provider.retry.time.sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    fake_avepoint.before_reply = lambda: clock.__setitem__(0, clock[0] + 5)
+    return clock
+
+
+def run(call):
+    """The call's result, or the AvePoint error it raised."""
+    from avepoint_provider.errors import AvePointError
+
+    try:
+        return call()
+    except AvePointError as exc:
+        return exc
+
+
+def test_the_lookup_after_an_ambiguous_failure_is_bounded_in_time(fake_avepoint, slow_clock):
+    hook = fake_avepoint.make_hook()  # the default policy: 120 s of retries, 60 s of lookups
+    everyone = listed(*[f"user{i}@x.example" for i in range(20_000)])
+    fake_avepoint.queue(ONBOARD_PATH, requests.ReadTimeout("lost"), CREATED)
+    fake_avepoint.queue(LIST_PATH, *[customer_page(everyone, i, 100) for i in range(1, 201)])
+
+    outcome = run(lambda: hook.onboard_customer(CUSTOMER))
+
+    assert slow_clock[0] <= 120 + 60 + 2 * 5  # retries, lookups, one last request's connect + read
+    assert isinstance(outcome, AvePointTransientError) and "did not finish within" in str(outcome)
+    assert not outcome.retryable and not outcome.ambiguous and outcome.may_have_reached
+    assert len(fake_avepoint.sent_to(ONBOARD_PATH)) == 1  # the account may exist: not sent again
+    assert hook.max_call_seconds() == 120 + 60 + 2 * 5
+
+
+def test_no_request_starts_after_the_calls_retry_and_lookup_time_are_both_spent(fake_avepoint, slow_clock):
+    hook = fake_avepoint.make_hook()  # default policy; each request takes 5 s; jitter is under 1 s
+    others = listed(*[f"user{i}@x.example" for i in range(1200)])
+    fake_avepoint.queue(
+        ONBOARD_PATH,
+        Reply(status=429, headers={"Retry-After": "55"}),  # ends at 10 s, sleeps to 65 s
+        Reply(status=429, headers={"Retry-After": "40"}),  # ends at 70 s, sleeps to 110 s
+        requests.ReadTimeout("lost"),  # ends at 115 s: the next attempt looks up first
+        Reply(status=401),  # after 12 pages of lookup (60 s): answered at 181-182 s
+        Reply(status=401),
+    )
+    fake_avepoint.queue(LIST_PATH, *[customer_page(others, i, 100) for i in range(1, 13)])
+
+    outcome = run(lambda: hook.onboard_customer(CUSTOMER))
+
+    # Without the call's deadline the token renewal and a second POST would follow, to ~192 s.
+    assert slow_clock[0] <= hook.max_call_seconds() == 190
+    assert isinstance(outcome, AvePointTransientError) and "time bound" in str(outcome)
+    assert not outcome.retryable and outcome.may_have_reached
+    assert len(fake_avepoint.sent_to(TOKEN_PATH)) == 1

@@ -39,6 +39,7 @@ from avepoint_provider.errors import (
     AvePointMalformedResponseError,
     AvePointNotFoundError,
     AvePointRateLimitedError,
+    AvePointTimeBudgetError,
     AvePointTransientError,
 )
 from avepoint_provider.retry import RetryPolicy
@@ -93,6 +94,10 @@ class _Call:
     may_have_reached: bool = False
     # The customer may exist already: look it up before (re)sending.
     may_exist: bool = False
+    # Seconds of list lookups this call may still spend.
+    lookup_left: float = math.inf
+    # time.monotonic() after which the call starts no request (see AvePointHook.max_call_seconds).
+    deadline: float = math.inf
 
 
 class AvePointHook(HttpHook):
@@ -149,6 +154,19 @@ class AvePointHook(HttpHook):
     @property
     def timeout(self) -> float:
         return self._timeout_override or self.settings.timeout
+
+    def max_call_seconds(self) -> float:
+        """The longest one :meth:`onboard_customer` call can take, in seconds.
+
+        Its retries start no later than the policy's ``max_elapsed``, its lookups spend at
+        most ``lookup_max_elapsed`` in all, and no request starts after both have passed; the
+        last one may then take its connect and its read timeout. A caller that holds a claim
+        while the call runs (a heartbeat, a lease) sizes it from this. The bound assumes each
+        read completes within the timeout: requests has no total timeout, so a server that
+        trickles a reply byte by byte could stretch one read further.
+        """
+        policy = self.retry_policy
+        return policy.max_elapsed + policy.lookup_max_elapsed + 2 * self.timeout
 
     def get_conn(
         self, headers: dict[str, Any] | None = None, extra_options: dict[str, Any] | None = None
@@ -272,6 +290,10 @@ class AvePointHook(HttpHook):
     ) -> requests.Response:
         """One HTTP request with a timeout; transport failures become typed errors."""
         what = f"AvePoint {method} {_path(url)}"
+        if time.monotonic() >= call.deadline:
+            raise AvePointTimeBudgetError(
+                f"{what}: not sent, the call's time bound ({self.max_call_seconds():g} s) is spent"
+            )
         call.requests_made += 1
         session = self.get_conn()
         try:
@@ -463,13 +485,22 @@ class AvePointHook(HttpHook):
         non-ambiguous :class:`~avepoint_provider.errors.AvePointTransientError` (with
         ``may_have_reached`` as it stands), which a caller treats as "try again later".
 
+        The call takes at most :meth:`max_call_seconds`: lookups stop after the policy's
+        ``lookup_max_elapsed`` in all, and no request starts once ``max_elapsed`` plus that has
+        passed; either raises a non-retried :class:`~avepoint_provider.errors.AvePointTimeBudgetError`.
+
         Every :class:`~avepoint_provider.errors.AvePointError` raised here carries
         ``requests_made`` and ``may_have_reached`` (see that class).
         """
         mask_secret(customer.password)
         body = customer.to_request_body()
         redact = [v for v in body.values() if isinstance(v, str)] + list(customer.tags or ())
-        call = _Call(may_exist=check_existing_first)
+        policy = self.retry_policy
+        call = _Call(
+            may_exist=check_existing_first,
+            lookup_left=policy.lookup_max_elapsed,
+            deadline=time.monotonic() + policy.max_elapsed + policy.lookup_max_elapsed,
+        )
         try:
             return self._retrying()(self._onboard_attempt, call, customer.registration_account, body, redact)
         except AvePointError as exc:
@@ -488,8 +519,7 @@ class AvePointHook(HttpHook):
     ) -> OnboardResponse:
         """One attempt: the lookup when the customer may exist, else one POST."""
         if call.may_exist:
-            # One request per page: the caller already retries, so the lookup must not.
-            found = self._find(account, partial(self._list_page_once, call))
+            found = self._lookup(call, account)
             if found is not None:
                 if found.get("id") in (None, ""):
                     # It exists, so it must not be POSTed again, but it cannot be recorded as
@@ -525,6 +555,25 @@ class AvePointHook(HttpHook):
             found_by_lookup=False,
             requests_made=call.requests_made,
         )
+
+    def _lookup(self, call: _Call, account: str) -> dict[str, Any] | None:
+        """The listed customer with ``account``, one request per page (the caller retries), within
+        the time this call has left for lookups; past it, a :class:`AvePointTimeBudgetError`."""
+        started = time.monotonic()
+        until = started + call.lookup_left
+
+        def fetch_page(page_index: int, page_size: int, body: dict[str, Any]) -> Page:
+            if time.monotonic() >= until:
+                raise AvePointTimeBudgetError(
+                    f"AvePoint POST {LIST_PATH}: the look-up did not finish within its "
+                    f"{self.retry_policy.lookup_max_elapsed:g} s; not sent again, to be looked up later"
+                )
+            return self._list_page_once(call, page_index, page_size, body)
+
+        try:
+            return self._find(account, fetch_page)
+        finally:
+            call.lookup_left -= time.monotonic() - started
 
     def list_customers(
         self, *, page_size: int = MAX_PAGE_SIZE, customer_ids: Sequence[str] | None = None
