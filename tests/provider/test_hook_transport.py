@@ -93,7 +93,8 @@ def test_verify_false_skips_the_check(tls_sandbox, monkeypatch, verify):
 
 def test_every_request_goes_through_the_proxy_when_one_is_set(sandbox, proxy, monkeypatch):
     hook = hook_for(sandbox.server, monkeypatch, proxies={"http": proxy.url})
-    assert hook.test_connection()[0]
+    # (Not test_connection: it refuses to send the saved secret through a proxy in cleartext.)
+    assert list(hook.list_customers(page_size=1)) == []
     assert hook.onboard_customer(ANN).api_status == 1
     base = sandbox.server.url
     assert proxy.forwarded == [
@@ -106,7 +107,7 @@ def test_every_request_goes_through_the_proxy_when_one_is_set(sandbox, proxy, mo
 
 def test_no_request_goes_through_the_proxy_without_the_extra(sandbox, proxy, monkeypatch):
     hook = hook_for(sandbox.server, monkeypatch)
-    assert hook.test_connection()[0]
+    assert list(hook.list_customers(page_size=1)) == []
     assert hook.onboard_customer(ANN).api_status == 1
     assert proxy.forwarded == []
 
