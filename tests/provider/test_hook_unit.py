@@ -14,6 +14,7 @@ from avepoint_provider.errors import (
     AvePointAuthError,
     AvePointBadRequestError,
     AvePointConfigError,
+    AvePointError,
     AvePointMalformedResponseError,
     AvePointNotFoundError,
     AvePointRateLimitedError,
@@ -676,3 +677,32 @@ def test_no_request_starts_after_the_calls_retry_and_lookup_time_are_both_spent(
     assert isinstance(outcome, AvePointTransientError) and "time bound" in str(outcome)
     assert not outcome.retryable and outcome.may_have_reached
     assert len(fake_avepoint.sent_to(TOKEN_PATH)) == 1
+
+
+# -- logging ---------------------------------------------------------------------------------------
+
+
+def test_no_request_or_response_body_is_logged_at_any_level(fake_avepoint, caplog):
+    import logging
+
+    from structlog.testing import capture_logs
+
+    caplog.set_level(logging.DEBUG)  # the standard library's loggers (urllib3, requests)
+    hook = fake_avepoint.make_hook(policy=RetryPolicy(max_attempts=2))
+    echo = {"message": f"echo-marker {PASSWORD}", "body": CUSTOMER.to_request_body()}
+    fake_avepoint.queue(ONBOARD_PATH, Reply(status=503, body=echo), Reply(status=400, body=echo))
+    fake_avepoint.queue(LIST_PATH, customer_page([], 1, 100))
+    # HttpHook.check_response logs a failed response's text at ERROR; this hook's must not.
+    failed = requests.Response()
+    failed.status_code, failed._content, failed.url = 500, json.dumps(echo).encode(), FAKE_GRAPH + "/x"
+    failed.request = requests.Request("POST", FAKE_GRAPH + "/x").prepare()
+    with capture_logs() as hook_logs:  # Airflow's hooks log through structlog
+        with pytest.raises(AvePointBadRequestError):
+            hook.onboard_customer(CUSTOMER)
+        with pytest.raises(AvePointError):
+            hook.check_response(failed)
+
+    logged = caplog.text + "\n".join(str(entry) for entry in hook_logs)
+    assert "retry 1 of 1" in logged  # the hook's own log lines are captured
+    for fragment in ("echo-marker", PASSWORD, "Contoso", "ann@contoso.example"):
+        assert fragment not in logged
