@@ -437,38 +437,6 @@ class AvePointHook(HttpHook):
     def _retrying(self) -> tenacity.Retrying:
         return self.retry_policy.retrying(before_sleep=self._log_retry)
 
-    def _untrusted_destination(self) -> str | None:
-        """Why testing must not send this connection's credentials, or None when it may.
-
-        Airflow's API server tests a connection with the *stored* password (and masked extras)
-        whenever the form keeps the stored host and port; everything else in the form, the
-        extras included, is the tester's. So the stored secret, or an assertion signed with the
-        stored key, may only go where the tester cannot point it: AvePoint's documented identity
-        endpoints, or the origin (scheme, host, port) of the Graph URL, which is the stored host
-        (or, empty, an AvePoint URL). And no tester-chosen proxy may read them in transit: with
-        ``proxies`` set, both URLs must be https with certificate checks on. Onboarding itself is
-        not bound by this: a saved connection is trusted as saved.
-        """
-        settings = self.settings
-        documented = {env.token_url for env in ENVIRONMENTS.values()}
-        if settings.token_url.rstrip("/") not in documented and _origin(settings.token_url) != _origin(
-            settings.graph_url
-        ):
-            return (
-                f"the token URL (host {urlsplit(settings.token_url).hostname}) is neither AvePoint's "
-                "documented identity service nor on the Graph URL's host, and Airflow tests with the "
-                "saved secret. Use a documented token URL, or test by running a task."
-            )
-        cleartext = [
-            url for url in (settings.token_url, settings.graph_url) if urlsplit(url).scheme != "https"
-        ]
-        if settings.proxies and (cleartext or settings.verify is False):
-            return (
-                "with 'proxies' set, the token and Graph URLs must be https with 'verify' on, or the "
-                "proxy could read the saved secret."
-            )
-        return None
-
     # -- customer endpoints -----------------------------------------------------------------------
 
     def onboard_customer(self, customer: Customer, *, check_existing_first: bool = False) -> OnboardResponse:
@@ -655,6 +623,38 @@ class AvePointHook(HttpHook):
             f"Connected to {self.settings.graph_url} with {self.settings.auth_method} auth; "
             f"{total if total is not None else 'an unknown number of'} customers visible"
         )
+
+    def _untrusted_destination(self) -> str | None:
+        """Why testing must not send this connection's credentials, or None when it may.
+
+        Airflow's API server tests a connection with the *stored* password (and masked extras)
+        whenever the form keeps the stored host and port; everything else in the form, the
+        extras included, is the tester's. So the stored secret, or an assertion signed with the
+        stored key, may only go where the tester cannot point it: AvePoint's documented identity
+        endpoints, or the origin (scheme, host, port) of the Graph URL, which is the stored host
+        (or, empty, an AvePoint URL). And no tester-chosen proxy may read them in transit: with
+        ``proxies`` set, both URLs must be https with certificate checks on. Onboarding itself is
+        not bound by this: a saved connection is trusted as saved.
+        """
+        settings = self.settings
+        documented = {env.token_url for env in ENVIRONMENTS.values()}
+        if settings.token_url.rstrip("/") not in documented and _origin(settings.token_url) != _origin(
+            settings.graph_url
+        ):
+            return (
+                f"the token URL (host {urlsplit(settings.token_url).hostname}) is neither AvePoint's "
+                "documented identity service nor on the Graph URL's host, and Airflow tests with the "
+                "saved secret. Use a documented token URL, or test by running a task."
+            )
+        cleartext = [
+            url for url in (settings.token_url, settings.graph_url) if urlsplit(url).scheme != "https"
+        ]
+        if settings.proxies and (cleartext or settings.verify is False):
+            return (
+                "with 'proxies' set, the token and Graph URLs must be https with 'verify' on, or the "
+                "proxy could read the saved secret."
+            )
+        return None
 
 
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
