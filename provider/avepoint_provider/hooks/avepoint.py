@@ -179,6 +179,7 @@ class AvePointHook(HttpHook):
         if headers or extra_options:
             raise TypeError("AvePointHook shares one session: pass headers and options per request")
         if self._session is None:
+            self.settings  # noqa: B018 - a bad connection is an AvePointConfigError before HttpHook reads it
             self._session = super().get_conn()
         return self._session
 
