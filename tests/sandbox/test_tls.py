@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from avepoint_sandbox import SandboxServer
+from avepoint_sandbox import SandboxControl, SandboxServer
 from avepoint_sandbox.__main__ import build_parser, config_from_args
 from tests.sandbox.helpers import BOTH_SCOPES, self_signed_certificate
 
@@ -69,3 +69,20 @@ def test_refuses_tls_older_than_1_2(
         context.wrap_socket(raw, server_hostname="127.0.0.1"),
     ):
         pass
+
+
+@pytest.mark.integration
+def test_the_cli_serves_https(certificate: tuple[Path, Path]) -> None:
+    from tests.sandbox.test_cli import _start
+
+    cert, key = certificate
+    process, url = _start("--tls-cert", str(cert), "--tls-key", str(key))
+    try:
+        assert url.startswith("https://127.0.0.1:")
+        control = SandboxControl(url, verify=str(cert))
+        control.wait_until_up(timeout=10)
+        assert control.health() == {"ok": True}
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+    assert process.returncode == 0
