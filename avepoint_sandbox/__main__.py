@@ -74,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--random-seed", type=int, help="seed of the fault dice")
     parser.add_argument("--seed", type=Path, help="JSON file shaped like the POST /_sandbox/seed body")
     parser.add_argument("--state-file", type=Path, help="keep customers in this JSON file across restarts")
+    parser.add_argument(
+        "--tls-cert", type=Path, help="serve HTTPS with this PEM certificate (needs --tls-key)"
+    )
+    parser.add_argument("--tls-key", type=Path, help="the PEM private key of --tls-cert")
     _fault_arguments(parser)
     return parser
 
@@ -100,6 +104,8 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         seed=json.loads(args.seed.read_text(encoding="utf-8")) if args.seed else None,
         state_file=args.state_file,
         faults=faults,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
 
 

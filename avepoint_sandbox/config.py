@@ -160,8 +160,17 @@ class SandboxConfig:
     faults: FaultSettings = field(default_factory=FaultSettings)
     # Clock skew tolerated on client-assertion exp/nbf/iat.
     jwt_leeway_seconds: float = 5.0
+    # Serve HTTPS with this PEM certificate (chain) and private key; both or neither.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     def __post_init__(self) -> None:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        for name in ("tls_cert", "tls_key"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                object.__setattr__(self, name, Path(value))
         if self.token_lifetime <= 0:
             raise ValueError("token_lifetime must be positive")
         if not self.client_id:

@@ -26,14 +26,17 @@ class SandboxControlError(RuntimeError):
 class SandboxControl:
     """Steers and inspects a sandbox at ``base_url`` (e.g. ``http://127.0.0.1:8765``)."""
 
-    def __init__(self, base_url: str, *, timeout: float = 5.0) -> None:
+    def __init__(self, base_url: str, *, timeout: float = 5.0, verify: bool | str = True) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._session = requests.Session()
+        # A sandbox serving TLS with its own certificate: the path of that certificate. Passed per
+        # request: requests lets REQUESTS_CA_BUNDLE override a session-level ``verify``.
+        self._verify = verify
 
     def _call(self, method: str, path: str, payload: Any = None) -> dict[str, Any]:
         response = self._session.request(
-            method, f"{self.base_url}/_sandbox{path}", json=payload, timeout=self.timeout
+            method, f"{self.base_url}/_sandbox{path}", json=payload, timeout=self.timeout, verify=self._verify
         )
         try:
             body = response.json()
@@ -51,7 +54,9 @@ class SandboxControl:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                self._session.get(f"{self.base_url}/_sandbox/health", timeout=0.5).raise_for_status()
+                self._session.get(
+                    f"{self.base_url}/_sandbox/health", timeout=0.5, verify=self._verify
+                ).raise_for_status()
                 return
             except requests.RequestException as exc:
                 if time.monotonic() >= deadline:

@@ -2,7 +2,8 @@
 
 Stdlib ``ThreadingHTTPServer`` speaking HTTP/1.1 with keep-alive, so clients
 exercise connection reuse, and a dropped or hung connection looks to them
-exactly like one dropped by a real proxy.
+exactly like one dropped by a real proxy. With ``tls_cert``/``tls_key`` it speaks
+HTTPS (TLS 1.2+, as AvePoint), so clients' certificate checks can be tested.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -233,7 +235,8 @@ class _Handler(BaseHTTPRequestHandler):
         audiences = []
         host = self.headers.get("Host")
         if host:
-            audiences.append(f"http://{host}{TOKEN_PATH}")
+            scheme = "https" if self.server.sandbox.config.tls_cert else "http"
+            audiences.append(f"{scheme}://{host}{TOKEN_PATH}")
         public_url = self.server.sandbox.config.public_url
         if public_url:
             audiences.append(public_url.rstrip("/") + TOKEN_PATH)
@@ -354,6 +357,14 @@ class SandboxServer:
         server_class = _HTTPServerV6 if ":" in self.config.host else _HTTPServer
         port = self._port if self._port is not None else self.config.port
         self._httpd = server_class((self.config.host, port), self)
+        if self.config.tls_cert is not None:
+            self._httpd.socket = self._tls_context().wrap_socket(
+                # The handshake runs in the connection's own thread, on its first read, so a
+                # client that connects and stalls cannot block accepting others.
+                self._httpd.socket,
+                server_side=True,
+                do_handshake_on_connect=False,
+            )
         self._port = int(self._httpd.server_address[1])
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
@@ -364,6 +375,12 @@ class SandboxServer:
         self._thread.start()
         log.info("AvePoint sandbox listening on %s (token endpoint %s)", self.url, self.token_url)
         return self
+
+    def _tls_context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.config.tls_cert, self.config.tls_key)
+        return context
 
     def stop(self) -> None:
         """Stop serving, cut open connections (ending any hang) and flush the state file."""
@@ -392,7 +409,8 @@ class SandboxServer:
 
     @property
     def url(self) -> str:
-        """Base URL of both the Graph API and the identity service, e.g. ``http://127.0.0.1:54321``."""
+        """Base URL of both the Graph API and the identity service, e.g. ``http://127.0.0.1:54321``
+        (``https`` when serving TLS)."""
         host = self.config.host
         if host in ("", "0.0.0.0"):
             host = "127.0.0.1"
@@ -400,15 +418,16 @@ class SandboxServer:
             host = "::1"
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.config.tls_cert else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     @property
     def token_url(self) -> str:
         return self.url + TOKEN_PATH
 
     def control(self) -> SandboxControl:
-        """A control client for this server."""
-        return SandboxControl(self.url)
+        """A control client for this server (trusting its own TLS certificate, if it serves one)."""
+        return SandboxControl(self.url, verify=str(self.config.tls_cert) if self.config.tls_cert else True)
 
     def __enter__(self) -> SandboxServer:
         return self.start()

@@ -87,6 +87,27 @@ def get_provider_info() -> dict:
                         "description": "Path to the PEM private key on the workers (instead of pasting it).",
                         "schema": {"type": ["string", "null"]},
                     },
+                    "verify": {
+                        "label": "Verify TLS",
+                        "description": "true (default) to verify AvePoint's certificate against the system's "
+                        "trusted CAs, the path on the workers of a CA bundle to trust instead (e.g. a "
+                        "TLS-inspecting proxy's CA), or false to skip verification (never in production).",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "cert": {
+                        "label": "Client certificate file",
+                        "description": "Path on the workers of a PEM client certificate (with its key) for "
+                        "mutual TLS, when a proxy or gateway in front of AvePoint asks for one. Not the "
+                        "app's certificate for OAuth: that is the private key above.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "proxies": {
+                        "label": "Proxies",
+                        "description": 'Proxy URL per scheme, as JSON, e.g. {"https": "http://proxy.internal:3128"}. '
+                        "Both the token and the Graph requests use it. Empty: the workers' HTTPS_PROXY / "
+                        "NO_PROXY environment, if any.",
+                        "schema": {"type": ["object", "null"]},
+                    },
                 },
             }
         ],

@@ -4,6 +4,10 @@ Every error carries the HTTP status (when there was a response) and AvePoint's
 ``request-id`` header, so a support ticket can name the exact call. Messages are
 built from fixed text plus those two values and never include a secret, a
 token, a password or a request body.
+
+An error raised out of ``AvePointHook.onboard_customer`` also says what the call did
+before it failed (``requests_made``, ``may_have_reached``), so a caller needs no
+side channel on the hook to decide whether the customer may exist.
 """
 
 from __future__ import annotations
@@ -12,7 +16,14 @@ from airflow.sdk.exceptions import AirflowException
 
 
 class AvePointError(AirflowException):
-    """Base class of every AvePoint client error."""
+    """Base class of every AvePoint client error.
+
+    ``requests_made`` and ``may_have_reached`` are set as the error leaves
+    ``AvePointHook.onboard_customer`` (None and False elsewhere): how many HTTP
+    requests that call made, and whether an onboarding POST may have reached
+    AvePoint before the error (a POST was answered with a success status, or
+    failed ambiguously), in which case the customer may exist.
+    """
 
     retryable = False
 
@@ -25,6 +36,8 @@ class AvePointError(AirflowException):
         super().__init__(f"{message} ({', '.join(details)})" if details else message)
         self.http_status = http_status
         self.request_id = request_id
+        self.requests_made: int | None = None
+        self.may_have_reached = False
 
 
 class AvePointConfigError(AvePointError):
@@ -78,6 +91,17 @@ class AvePointRateLimitedError(AvePointTransientError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs):
         super().__init__(message, ambiguous=False, **kwargs)
         self.retry_after = retry_after
+
+
+class AvePointTimeBudgetError(AvePointTransientError):
+    """One call ran out of its time bound (``AvePointHook.max_call_seconds``) before it could finish.
+
+    Transient for the caller, who tries again later, but not retried inside the call: its
+    time is up. Sends nothing itself, so never ``ambiguous``; ``may_have_reached`` says
+    whether an earlier request of the call may have created the customer.
+    """
+
+    retryable = False
 
 
 class AvePointMalformedResponseError(AvePointTransientError):

@@ -4,7 +4,8 @@ Decided on the typed error (itself decided on the HTTP status): 429, 500, 502,
 503, 504, timeouts, dropped connections and malformed replies are retried;
 400, 401 (after the hook's one token refresh), 403 and 404 never are. Waits
 grow exponentially with jitter; a 429's ``Retry-After`` is honoured, capped.
-Attempts and total time are both bounded.
+Attempts and total time are both bounded, and so is the time an onboarding call
+spends looking a customer up (``lookup_max_elapsed``).
 """
 
 from __future__ import annotations
@@ -46,11 +47,15 @@ class RetryPolicy:
     max_backoff: float = 30.0
     max_elapsed: float = 120.0
     retry_after_cap: float = 60.0
+    # Seconds one onboarding call may spend, in all, paging through the customer list to learn
+    # whether an ambiguous POST created the customer (at most max_elapsed by default).
+    lookup_max_elapsed: float = 60.0
 
     @staticmethod
     def extra_key(field_name: str) -> str:
-        """The connection extra for a field: ``retry_max_attempts``, ..., ``retry_after_cap``."""
-        return field_name if field_name.startswith("retry_") else f"retry_{field_name}"
+        """The connection extra for a field: ``retry_max_attempts``, ..., ``retry_after_cap``,
+        ``lookup_max_elapsed``."""
+        return field_name if field_name.startswith(("retry_", "lookup_")) else f"retry_{field_name}"
 
     @classmethod
     def from_extra(cls, extra: dict[str, Any], conn_id: str) -> RetryPolicy:
@@ -62,8 +67,9 @@ class RetryPolicy:
 
     def wait_seconds(self, retry_state: tenacity.RetryCallState) -> float:
         error = retry_state.outcome.exception() if retry_state.outcome else None
-        if isinstance(error, AvePointRateLimitedError) and error.retry_after is not None:
-            return min(max(error.retry_after, 0.0), self.retry_after_cap)
+        retry_after = error.retry_after if isinstance(error, AvePointRateLimitedError) else None
+        if retry_after is not None and retry_after >= 0:  # False for NaN: then the backoff applies
+            return min(retry_after, self.retry_after_cap)
         backoff = tenacity.wait_exponential_jitter(
             initial=self.initial_backoff, max=self.max_backoff, jitter=self.initial_backoff
         )

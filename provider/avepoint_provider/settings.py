@@ -3,13 +3,16 @@
 Connection fields: ``host`` = Graph base URL (scheme included), ``login`` =
 client id, ``password`` = client secret. Extras: ``environment`` (a preset that
 fills in both URLs), ``token_url``, ``scope``, ``timeout``, ``private_key`` (PEM
-text) or ``private_key_path`` for certificate auth, and the retry settings of
-:class:`~avepoint_provider.retry.RetryPolicy`. Every URL a preset fills in stays
-overridable from the connection.
+text) or ``private_key_path`` for certificate auth, the retry settings of
+:class:`~avepoint_provider.retry.RetryPolicy`, and the transport settings that
+HttpHook reads from every HTTP connection: ``verify`` (true, false or a CA bundle
+path), ``cert`` (client certificate path) and ``proxies`` (``{"https": url, ...}``).
+Every URL a preset fills in stays overridable from the connection.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 from dataclasses import dataclass, field
@@ -95,6 +98,11 @@ class AvePointSettings:
     client_secret: str | None = field(default=None, repr=False)
     private_key: str | None = field(default=None, repr=False)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # requests' own transport settings: a CA bundle path or whether to verify TLS; client
+    # certificate path; proxy URL per scheme.
+    verify: bool | str = True
+    cert: str | None = None
+    proxies: dict[str, str] = field(default_factory=dict)
 
     @property
     def auth_method(self) -> str:
@@ -115,7 +123,12 @@ class AvePointSettings:
         graph_url = _graph_url(conn) or env.graph_url
         token_url = str(extra.get("token_url") or env.token_url).strip()
         for label, url in (("host (Graph URL)", graph_url), ("extra 'token_url'", token_url)):
-            if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+            try:
+                valid = urlsplit(url).scheme in ("http", "https") and bool(urlsplit(url).hostname)
+                urlsplit(url).port  # noqa: B018 - raises ValueError on a port that is not a number
+            except ValueError:
+                valid = False
+            if not valid:
                 raise AvePointConfigError(f"connection {conn.conn_id!r}: {label} is not an http(s) URL")
 
         client_id = (conn.login or "").strip()
@@ -150,7 +163,51 @@ class AvePointSettings:
             timeout=number_from_extra(conn.conn_id, extra, "timeout", DEFAULT_TIMEOUT),
             environment=env,
             retry=RetryPolicy.from_extra(extra, conn.conn_id),
+            verify=_verify(conn.conn_id, extra.get("verify")),
+            cert=_existing_path(conn.conn_id, "cert", extra.get("cert")),
+            proxies=_proxies(conn.conn_id, extra.get("proxies")),
         )
+
+
+def _verify(conn_id: str, value: Any) -> bool | str:
+    """``verify`` as requests takes it; the form saves text, so "false"/"true" count as booleans."""
+    if isinstance(value, bool):
+        return value
+    text = str(value or "").strip()
+    if text.lower() in ("", "true"):
+        return True
+    if text.lower() == "false":
+        return False
+    return _existing_path(conn_id, "verify", text) or True
+
+
+def _existing_path(conn_id: str, key: str, value: Any) -> str | None:
+    """A file path from the extras, checked now: requests would only fail on the first request."""
+    text = str(value or "").strip()
+    if not text:
+        return None
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise AvePointConfigError(f"connection {conn_id!r}: extra {key!r} is not a readable file")
+    return str(path)
+
+
+def _proxies(conn_id: str, value: Any) -> dict[str, str]:
+    """``proxies`` as an object (or its JSON text, as the form may save it) of scheme -> proxy URL."""
+    if isinstance(value, str):
+        value = value.strip()
+        try:
+            value = json.loads(value) if value else None
+        except ValueError:
+            value = "not JSON"
+    if not value:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise AvePointConfigError(
+            f"connection {conn_id!r}: extra 'proxies' must be an object such as "
+            '{"https": "http://proxy.internal:3128"}'
+        )
+    return {str(k): v for k, v in value.items()}
 
 
 def _graph_url(conn: Any) -> str:

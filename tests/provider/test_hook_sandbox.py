@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from avepoint_provider.customer import Customer
 from avepoint_provider.errors import AvePointAuthError
 from avepoint_provider.hooks.avepoint import AvePointHook
 from avepoint_sandbox import SandboxConfig, SandboxServer
@@ -15,16 +16,16 @@ from tests.conftest import avepoint_connection, set_connection
 pytestmark = pytest.mark.integration
 
 
-def customer(n: int) -> dict:
-    return {
-        "first_name": "Ann",
-        "last_name": "Lee",
-        "organization_name": f"Org {n}",
-        "registration_account": f"user{n}@contoso.example",
-        "country_code": "US",
-        "data_center": EAST_US,
-        "password": f"Hook-Pw-{n}-secret",
-    }
+def customer(n: int) -> Customer:
+    return Customer(
+        first_name="Ann",
+        last_name="Lee",
+        organization_name=f"Org {n}",
+        registration_account=f"user{n}@contoso.example",
+        country_code="US",
+        data_center=EAST_US,
+        password=f"Hook-Pw-{n}-secret",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def cert_connection(server, monkeypatch, **extra) -> AvePointHook:
 def test_certificate_auth_end_to_end(cert_sandbox, rsa_private_pem, monkeypatch):
     hook = cert_connection(cert_sandbox, monkeypatch, private_key=rsa_private_pem)
     assert hook.settings.auth_method == "certificate"
-    result = hook.onboard_customer(**customer(1))
+    result = hook.onboard_customer(customer(1))
     assert result.api_status == 1
     assert hook.test_connection()[0]
 
@@ -77,25 +78,25 @@ def test_tokens_are_reused_then_renewed_when_they_expire(monkeypatch):
         set_connection(monkeypatch, "avepoint_short", **avepoint_connection(server))
         hook = AvePointHook("avepoint_short")
         for n in range(3):
-            hook.onboard_customer(**customer(n))
+            hook.onboard_customer(customer(n))
         assert server.control().inspect()["token_requests"] == 1
         time.sleep(2.1)
-        hook.onboard_customer(**customer(9))
+        hook.onboard_customer(customer(9))
         assert server.control().inspect()["token_requests"] == 2
 
 
 def test_a_revoked_token_is_renewed_once(sandbox):
     hook = AvePointHook()
-    hook.onboard_customer(**customer(1))
+    hook.onboard_customer(customer(1))
     sandbox.revoke()  # tokens die, the client may get new ones
-    assert hook.onboard_customer(**customer(2)).api_status == 1
+    assert hook.onboard_customer(customer(2)).api_status == 1
     assert sandbox.inspect()["token_requests"] == 2
 
 
 @pytest.mark.parametrize("lost", ["drop", "500"])
 def test_a_lost_response_creates_the_customer_exactly_once(sandbox, lost):
     sandbox.script("user1@contoso.example", [{"lost": lost}])
-    result = AvePointHook().onboard_customer(**customer(1))
+    result = AvePointHook().onboard_customer(customer(1))
     assert result.found_by_lookup
     inspect = sandbox.inspect()
     assert inspect["creations_per_account"] == {"user1@contoso.example": 1}
@@ -106,7 +107,7 @@ def test_a_lost_response_creates_the_customer_exactly_once(sandbox, lost):
 def test_a_timeout_is_retried_and_reconciled(sandbox, monkeypatch):
     set_connection(monkeypatch, "avepoint_default", **avepoint_connection(sandbox.server, timeout=0.3))
     sandbox.script("user1@contoso.example", [{"hang": 0.6}])
-    result = AvePointHook().onboard_customer(**customer(1))
+    result = AvePointHook().onboard_customer(customer(1))
     assert result.api_status == 1 and not result.found_by_lookup
     assert sandbox.inspect()["posts_per_account"] == {"user1@contoso.example": 2}
 

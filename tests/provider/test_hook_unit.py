@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import math
+
 import pytest
 import requests
 
+from avepoint_provider.customer import Customer
 from avepoint_provider.errors import (
     AvePointAuthError,
     AvePointBadRequestError,
     AvePointConfigError,
+    AvePointError,
     AvePointMalformedResponseError,
     AvePointNotFoundError,
     AvePointRateLimitedError,
     AvePointTransientError,
 )
 from avepoint_provider.retry import RetryPolicy
+from tests.conftest import FAKE_GRAPH, set_connection
 from tests.support.fake_http import LIST_PATH, ONBOARD_PATH, TOKEN_PATH, Reply, customer_page
 
 PASSWORD = "Customer-Pa55word!"
-CUSTOMER = dict(
+CUSTOMER = Customer(
     first_name="Ann",
     last_name="Lee",
     organization_name="Contoso",
@@ -43,7 +50,7 @@ def test_5xx_is_retried_and_reconciled_before_resending(fake_avepoint, status):
     fake_avepoint.queue(ONBOARD_PATH, Reply(status=status), CREATED)
     fake_avepoint.queue(LIST_PATH, customer_page([], 1, 100))
 
-    result = hook.onboard_customer(**CUSTOMER)
+    result = hook.onboard_customer(CUSTOMER)
 
     assert result.api_status == 1 and result.customer_id == "cust-1"
     assert len(fake_avepoint.sent_to(ONBOARD_PATH)) == 2
@@ -56,7 +63,7 @@ def test_429_honours_retry_after_without_a_lookup(fake_avepoint):
     hook = fake_avepoint.make_hook()
     fake_avepoint.queue(ONBOARD_PATH, Reply(status=429, headers={"Retry-After": "7"}), CREATED)
 
-    assert hook.onboard_customer(**CUSTOMER).api_status == 1
+    assert hook.onboard_customer(CUSTOMER).api_status == 1
     assert fake_avepoint.waits == [7.0]
     assert fake_avepoint.sent_to(LIST_PATH) == []  # a 429 was not processed: nothing to reconcile
 
@@ -64,7 +71,7 @@ def test_429_honours_retry_after_without_a_lookup(fake_avepoint):
 def test_retry_after_is_capped(fake_avepoint):
     hook = fake_avepoint.make_hook(policy=RetryPolicy(retry_after_cap=3))
     fake_avepoint.queue(ONBOARD_PATH, Reply(status=429, headers={"Retry-After": "3600"}), CREATED)
-    hook.onboard_customer(**CUSTOMER)
+    hook.onboard_customer(CUSTOMER)
     assert fake_avepoint.waits == [3.0]
 
 
@@ -72,7 +79,7 @@ def test_429_without_retry_after_backs_off_exponentially_with_jitter(fake_avepoi
     policy = RetryPolicy(max_attempts=5, initial_backoff=1, max_backoff=100)
     hook = fake_avepoint.make_hook(policy=policy)
     fake_avepoint.queue(ONBOARD_PATH, *[Reply(status=429)] * 4, CREATED)
-    hook.onboard_customer(**CUSTOMER)
+    hook.onboard_customer(CUSTOMER)
     waits = fake_avepoint.waits
     assert len(waits) == 4
     for n, wait in enumerate(waits):  # initial * 2**n plus up to `initial` of jitter
@@ -80,18 +87,21 @@ def test_429_without_retry_after_backs_off_exponentially_with_jitter(fake_avepoi
 
 
 @pytest.mark.parametrize(
-    "failure",
-    [requests.ConnectTimeout("connect"), requests.ReadTimeout("read"), requests.ConnectionError("reset")],
+    ("failure", "lookups"),
+    [
+        # Only a failure after the request may have been sent needs a lookup.
+        (requests.ConnectTimeout("connect"), 0),
+        (requests.ReadTimeout("read"), 1),
+        (requests.ConnectionError("reset"), 1),
+    ],
     ids=["connect-timeout", "read-timeout", "connection-error"],
 )
-def test_transport_failures_are_retried(fake_avepoint, failure):
+def test_transport_failures_are_retried(fake_avepoint, failure, lookups):
     hook = fake_avepoint.make_hook()
     fake_avepoint.queue(ONBOARD_PATH, failure, CREATED)
     fake_avepoint.queue(LIST_PATH, customer_page([], 1, 100))
-    assert hook.onboard_customer(**CUSTOMER).api_status == 1
-    looked_up = len(fake_avepoint.sent_to(LIST_PATH))
-    # Only a failure after the request may have been sent needs a lookup.
-    assert looked_up == (0 if isinstance(failure, requests.ConnectTimeout) else 1)
+    assert hook.onboard_customer(CUSTOMER).api_status == 1
+    assert len(fake_avepoint.sent_to(LIST_PATH)) == lookups
 
 
 @pytest.mark.parametrize(
@@ -102,7 +112,7 @@ def test_client_errors_are_never_retried(fake_avepoint, status, error):
     hook = fake_avepoint.make_hook()
     fake_avepoint.queue(ONBOARD_PATH, Reply(status=status, body={"field": "countryCode"}), CREATED)
     with pytest.raises(error) as raised:
-        hook.onboard_customer(**CUSTOMER)
+        hook.onboard_customer(CUSTOMER)
     assert raised.value.http_status == status and raised.value.request_id == "req-123"
     assert len(fake_avepoint.sent_to(ONBOARD_PATH)) == 1
     assert fake_avepoint.waits == []
@@ -111,7 +121,7 @@ def test_client_errors_are_never_retried(fake_avepoint, status, error):
 def test_401_refreshes_the_token_once_and_retries_once(fake_avepoint):
     hook = fake_avepoint.make_hook()
     fake_avepoint.queue(ONBOARD_PATH, Reply(status=401), CREATED)
-    assert hook.onboard_customer(**CUSTOMER).api_status == 1
+    assert hook.onboard_customer(CUSTOMER).api_status == 1
     posts = fake_avepoint.sent_to(ONBOARD_PATH)
     assert [p.headers["Authorization"] for p in posts] == [
         "Bearer token-1-abcdefgh",
@@ -123,7 +133,7 @@ def test_401_after_the_refresh_is_an_auth_error_and_not_retried(fake_avepoint):
     hook = fake_avepoint.make_hook()
     fake_avepoint.queue(ONBOARD_PATH, Reply(status=401), Reply(status=401), CREATED)
     with pytest.raises(AvePointAuthError, match="refused even after renewing"):
-        hook.onboard_customer(**CUSTOMER)
+        hook.onboard_customer(CUSTOMER)
     assert len(fake_avepoint.sent_to(ONBOARD_PATH)) == 2
     assert len(fake_avepoint.sent_to(TOKEN_PATH)) == 2
 
@@ -133,7 +143,7 @@ def test_attempts_are_bounded(fake_avepoint):
     fake_avepoint.queue(ONBOARD_PATH, *[Reply(status=503)] * 5)
     fake_avepoint.queue(LIST_PATH, *[customer_page([], 1, 100)] * 5)
     with pytest.raises(AvePointTransientError, match="server error") as raised:
-        hook.onboard_customer(**CUSTOMER)
+        hook.onboard_customer(CUSTOMER)
     assert raised.value.http_status == 503
     assert len(fake_avepoint.sent_to(ONBOARD_PATH)) == 3
 
@@ -146,7 +156,7 @@ def test_total_retry_time_is_bounded(fake_avepoint, monkeypatch):
     monkeypatch.setattr("time.monotonic", lambda: clock[0])
     monkeypatch.setattr("avepoint_provider.retry.time.sleep", lambda s: clock.__setitem__(0, clock[0] + s))
     with pytest.raises(AvePointRateLimitedError):
-        hook.onboard_customer(**CUSTOMER)
+        hook.onboard_customer(CUSTOMER)
     assert len(fake_avepoint.sent_to(ONBOARD_PATH)) == 2
     assert clock[0] == 10.0
 
@@ -159,7 +169,7 @@ def test_policy_is_configurable_from_the_connection(fake_avepoint):
     fake_avepoint.queue(ONBOARD_PATH, Reply(status=503), Reply(status=503), CREATED)
     fake_avepoint.queue(LIST_PATH, customer_page([], 1, 100))
     with pytest.raises(AvePointTransientError):
-        hook.onboard_customer(**CUSTOMER)
+        hook.onboard_customer(CUSTOMER)
     assert all(s.timeout == 4 for s in fake_avepoint.sent)
 
 
@@ -171,18 +181,43 @@ def test_lost_response_is_found_in_the_list_and_not_posted_again(fake_avepoint):
     fake_avepoint.queue(ONBOARD_PATH, requests.ReadTimeout("lost"), CREATED)
     fake_avepoint.queue(LIST_PATH, customer_page(listed("other@x.example", "ANN@contoso.example"), 1, 100))
 
-    result = hook.onboard_customer(**CUSTOMER)
+    result = hook.onboard_customer(CUSTOMER)
 
     assert result.found_by_lookup and result.customer_id == "id-ANN@contoso.example"
     assert len(fake_avepoint.sent_to(ONBOARD_PATH)) == 1
-    assert hook.onboarding_may_have_reached
+    assert result.requests_made == 3  # token, POST, one page
+
+
+def test_an_error_after_an_ambiguous_post_says_the_post_may_have_reached(fake_avepoint):
+    hook = fake_avepoint.make_hook(policy=RetryPolicy(max_attempts=2))
+    fake_avepoint.queue(ONBOARD_PATH, requests.ReadTimeout("lost"))
+    fake_avepoint.queue(LIST_PATH, Reply(status=403))
+    with pytest.raises(AvePointAuthError) as raised:
+        hook.onboard_customer(CUSTOMER)
+    assert (raised.value.may_have_reached, raised.value.requests_made) == (True, 3)
+
+
+def test_an_error_before_any_post_was_answered_says_nothing_reached(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(ONBOARD_PATH, Reply(status=429), Reply(status=403))
+    with pytest.raises(AvePointAuthError) as raised:
+        hook.onboard_customer(CUSTOMER)
+    assert (raised.value.may_have_reached, raised.value.requests_made) == (False, 3)
+
+
+def test_the_hook_keeps_no_per_call_counters(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(ONBOARD_PATH, CREATED, CREATED)
+    assert hook.onboard_customer(CUSTOMER).requests_made == 2  # token and POST
+    assert hook.onboard_customer(CUSTOMER).requests_made == 1  # the token is cached
+    assert not hasattr(hook, "requests_made") and not hasattr(hook, "onboarding_may_have_reached")
 
 
 def test_check_existing_first_looks_up_before_the_first_post(fake_avepoint):
     hook = fake_avepoint.make_hook()
     fake_avepoint.queue(LIST_PATH, customer_page([], 1, 100))
     fake_avepoint.queue(ONBOARD_PATH, CREATED)
-    hook.onboard_customer(**CUSTOMER, check_existing_first=True)
+    hook.onboard_customer(CUSTOMER, check_existing_first=True)
     paths = [s.path for s in fake_avepoint.sent if s.path != TOKEN_PATH]
     assert paths == [LIST_PATH, ONBOARD_PATH]
 
@@ -193,7 +228,7 @@ def test_malformed_reply_is_a_transient_ambiguous_error(fake_avepoint):
         ONBOARD_PATH, Reply(raw=b"<html>Bad gateway</html>", headers={"Content-Type": "text/html"})
     )
     with pytest.raises(AvePointMalformedResponseError, match="not a JSON object") as raised:
-        hook.onboard_customer(**CUSTOMER)
+        hook.onboard_customer(CUSTOMER)
     assert raised.value.ambiguous and raised.value.retryable
 
 
@@ -204,7 +239,7 @@ def test_token_is_cached_for_the_hooks_life(fake_avepoint):
     hook = fake_avepoint.make_hook()
     fake_avepoint.queue(ONBOARD_PATH, CREATED, CREATED, CREATED)
     for _ in range(3):
-        hook.onboard_customer(**CUSTOMER)
+        hook.onboard_customer(CUSTOMER)
     assert len(fake_avepoint.sent_to(TOKEN_PATH)) == 1
     token_request = fake_avepoint.sent_to(TOKEN_PATH)[0].form()
     assert token_request == {
@@ -240,6 +275,18 @@ def test_session_is_reused(fake_avepoint):
     assert hook.get_conn() is hook.get_conn() is hook.session
 
 
+def test_extras_never_become_headers_and_the_secret_is_never_basic_auth(fake_avepoint):
+    hook = fake_avepoint.make_hook(
+        extra={"environment": "commercial", "scope": "elements.customers.read.all"}
+    )
+    fake_avepoint.queue(ONBOARD_PATH, CREATED)
+    hook.onboard_customer(CUSTOMER)
+    for sent in fake_avepoint.sent:
+        assert not {"token_url", "environment", "scope", "timeout"} & set(sent.headers)
+        assert not sent.headers.get("Authorization", "").startswith("Basic")
+    assert hook.get_conn().auth is None
+
+
 # -- listing ----------------------------------------------------------------------------------------
 
 
@@ -271,6 +318,16 @@ def test_find_customer_by_account_is_case_insensitive_and_stops_early(fake_avepo
     assert len(fake_avepoint.sent_to(LIST_PATH)) == 2
 
 
+def test_test_connection_reports_a_broken_connection_instead_of_raising(monkeypatch):
+    from avepoint_provider.hooks.avepoint import AvePointHook
+
+    set_connection(
+        monkeypatch, "avepoint_broken", conn_type="avepoint", host=FAKE_GRAPH, login="", password="x"
+    )
+    ok, message = AvePointHook("avepoint_broken").test_connection()
+    assert not ok and "login (client id) is empty" in message
+
+
 def test_test_connection_gets_a_token_and_lists_one_customer(fake_avepoint):
     hook = fake_avepoint.make_hook()
     fake_avepoint.queue(LIST_PATH, customer_page(listed("a@x.example"), 1, 1))
@@ -298,7 +355,7 @@ def test_no_secret_in_any_error_message(fake_avepoint):
     errors = []
     for _ in range(3):
         with pytest.raises(Exception) as raised:
-            hook.onboard_customer(**CUSTOMER)
+            hook.onboard_customer(CUSTOMER)
         errors.append(str(raised.value))
     token = fake_avepoint.tokens_issued[0]
     for message in errors:
@@ -314,7 +371,7 @@ def test_secrets_are_registered_with_the_masker(fake_avepoint):
 
     hook = fake_avepoint.make_hook()
     fake_avepoint.queue(ONBOARD_PATH, CREATED)
-    hook.onboard_customer(**CUSTOMER)
+    hook.onboard_customer(CUSTOMER)
     token = fake_avepoint.tokens_issued[0]
     text = f"secret client-secret-value-1 token {token} password {PASSWORD}"
     assert redact(text) == "secret *** token *** password ***"
@@ -347,14 +404,305 @@ def test_environment_presets_fill_in_urls_and_stay_overridable(fake_avepoint):
         ({"extra": {"timeout": "soon"}}, "'timeout' must be a positive number"),
         ({"extra": {"private_key": "not a key"}}, "not PEM text"),
         ({"host": "ftp://x"}, "not an http"),
+        ({"extra": {"token_url": "https://identity.example:port/connect/token"}}, "not an http"),
+        ({"extra": {"verify": "/no/such/ca.pem"}}, "'verify' is not a readable file"),
+        ({"extra": {"cert": "/no/such/client.pem"}}, "'cert' is not a readable file"),
+        ({"extra": {"proxies": "http://proxy:3128"}}, "'proxies' must be an object"),
     ],
 )
-def test_bad_connections_get_clear_errors(fake_avepoint, conn, message):
+def test_bad_connections_get_clear_errors(monkeypatch, conn, message):
     from avepoint_provider.hooks.avepoint import AvePointHook
 
-    fields = {"extra": {"token_url": "http://avepoint.test/connect/token"}} | conn
-    if "extra" in conn:
-        fields["extra"] = {"token_url": "http://avepoint.test/connect/token"} | conn["extra"]
-    fake_avepoint.make_hook(**fields)
+    fields = {
+        "conn_type": "avepoint",
+        "host": FAKE_GRAPH,
+        "login": "client-id-1",
+        "password": "client-secret-value-1",
+        "extra": {"token_url": f"{FAKE_GRAPH}/connect/token"} | conn.get("extra", {}),
+    } | {k: v for k, v in conn.items() if k != "extra"}
+    set_connection(monkeypatch, "avepoint_bad", **fields)
     with pytest.raises(AvePointConfigError, match=message):
-        AvePointHook("avepoint_fake").settings  # noqa: B018
+        AvePointHook("avepoint_bad").settings  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("extra", "verify", "proxies"),
+    [
+        ({}, True, {}),
+        ({"verify": False}, False, {}),
+        (
+            {"verify": "false", "proxies": '{"https": "http://proxy:3128"}'},
+            False,
+            {"https": "http://proxy:3128"},
+        ),
+        ({"verify": "true", "proxies": {"http": "http://proxy:3128"}}, True, {"http": "http://proxy:3128"}),
+    ],
+)
+def test_transport_extras_configure_the_session(fake_avepoint, extra, verify, proxies):
+    session = fake_avepoint.make_hook(extra=extra).get_conn()
+    assert (session.verify, session.proxies) == (verify, proxies)
+
+
+def test_a_ca_bundle_and_client_certificate_path_configure_the_session(fake_avepoint, tmp_path):
+    ca, cert = tmp_path / "ca.pem", tmp_path / "client.pem"
+    ca.write_text("ca")
+    cert.write_text("cert")
+    session = fake_avepoint.make_hook(extra={"verify": str(ca), "cert": str(cert)}).get_conn()
+    assert (session.verify, session.cert) == (str(ca), str(cert))
+
+
+# -- issue 10b: redaction of AvePoint's 400 messages ----------------------------------------------
+
+TRICKY_PASSWORD = 'Pa\\ss"w0rd-Tricky'  # a backslash and a quote: JSON escapes both
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "x" * 290 + " " + TRICKY_PASSWORD,  # the value straddles the 300-character cut
+        {"password": TRICKY_PASSWORD, "detail": "too weak"},  # the message is a JSON object
+        "invalid body " + json.dumps({"password": TRICKY_PASSWORD}),  # the value JSON-escaped in text
+    ],
+    ids=["straddling-the-cut", "json-object", "json-escaped-in-text"],
+)
+def test_bad_request_message_is_redacted_before_it_is_cut(fake_avepoint, message):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(ONBOARD_PATH, Reply(status=400, body={"field": "password", "message": message}))
+    with pytest.raises(AvePointBadRequestError) as raised:
+        hook.onboard_customer(dataclasses.replace(CUSTOMER, password=TRICKY_PASSWORD))
+    text = str(raised.value)
+    assert "[redacted" in text  # the cut may shorten the marker itself
+    escaped = json.dumps(TRICKY_PASSWORD)[1:-1]
+    for fragment in (TRICKY_PASSWORD[:8], TRICKY_PASSWORD[-8:], escaped[:8], escaped[-8:], "ss\\", "w0rd"):
+        assert fragment not in text
+
+
+# -- issue 10c: account matching -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("wanted", "listed_as"),
+    [
+        ("straße@x.example", "strasse@x.example"),  # equal under casefold(), not under lower()
+        ("\u212aelvin@x.example", "kelvin@x.example"),  # KELVIN SIGN lowers to a Latin k
+        ("Ä@x.example", "ä@x.example"),  # non-ASCII letters are compared as they are
+    ],
+)
+def test_account_lookup_folds_no_unicode(fake_avepoint, wanted, listed_as):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(LIST_PATH, customer_page(listed(listed_as), 1, 100))
+    assert hook.find_customer_by_account(wanted) is None
+    assert len(fake_avepoint.sent_to(LIST_PATH)) == 1  # the list was read: no match in it
+
+
+def test_account_lookup_ignores_ascii_case(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(LIST_PATH, customer_page(listed("Ann.Lee@Contoso.Example"), 1, 100))
+    assert hook.find_customer_by_account("ann.lee@CONTOSO.example")["id"] == "id-Ann.Lee@Contoso.Example"
+
+
+def test_a_listed_customer_without_an_id_is_not_reported_onboarded(fake_avepoint):
+    hook = fake_avepoint.make_hook(policy=RetryPolicy(max_attempts=2))
+    fake_avepoint.queue(ONBOARD_PATH, requests.ReadTimeout("lost"), CREATED)
+    fake_avepoint.queue(LIST_PATH, customer_page([{"ownerEmail": "ann@contoso.example"}], 1, 100))
+    with pytest.raises(AvePointTransientError, match="listed without an id") as raised:
+        hook.onboard_customer(CUSTOMER)
+    assert not raised.value.ambiguous and raised.value.may_have_reached
+    assert len(fake_avepoint.sent_to(ONBOARD_PATH)) == 1  # listed: never POSTed again
+
+
+def test_a_listed_customer_whose_id_appears_on_a_later_lookup_is_found(fake_avepoint):
+    hook = fake_avepoint.make_hook(policy=RetryPolicy(max_attempts=3))
+    fake_avepoint.queue(ONBOARD_PATH, requests.ReadTimeout("lost"))
+    fake_avepoint.queue(
+        LIST_PATH,
+        customer_page([{"ownerEmail": "ann@contoso.example"}], 1, 100),
+        customer_page(listed("ann@contoso.example"), 1, 100),
+    )
+    result = hook.onboard_customer(CUSTOMER)
+    assert (result.found_by_lookup, result.customer_id) == (True, "id-ann@contoso.example")
+
+
+# -- issue 10d: Retry-After values and unforeseen ValueErrors --------------------------------------
+
+
+def strict_sleep(waits: list[float]):
+    """Records waits and refuses what ``time.sleep`` refuses (NaN, negative, overflowing)."""
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"sleep length {seconds!r}")
+
+    return sleep
+
+
+CAPPED = (3.0, 3.0)  # the policy's retry_after_cap below
+BACKOFF = (0.5, 1.0)  # its exponential backoff: 0.5 s plus up to 0.5 s of jitter
+
+
+@pytest.mark.parametrize(
+    ("header", "bounds"),
+    [
+        ("nan", BACKOFF),
+        ("-nan", BACKOFF),
+        ("-5", BACKOFF),
+        ("-inf", BACKOFF),
+        ("inf", CAPPED),
+        ("1e400", CAPPED),
+        ("99999999999999999999999", CAPPED),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", CAPPED),
+        ("Mon, 99 Foo 2020 99:99:99 GMT", BACKOFF),
+        ("soon", BACKOFF),
+    ],
+)
+def test_retry_after_that_is_not_a_usable_number_is_absent_or_capped(
+    fake_avepoint, monkeypatch, header, bounds
+):
+    hook = fake_avepoint.make_hook(
+        policy=RetryPolicy(initial_backoff=0.5, max_backoff=0.5, retry_after_cap=3)
+    )
+    waits: list[float] = []
+    monkeypatch.setattr("avepoint_provider.retry.time.sleep", strict_sleep(waits))
+    fake_avepoint.queue(ONBOARD_PATH, Reply(status=429, headers={"Retry-After": header}), CREATED)
+    assert hook.onboard_customer(CUSTOMER).api_status == 1
+    (wait,) = waits
+    assert bounds[0] <= wait <= bounds[1]
+
+
+def test_an_unforeseen_value_error_handling_the_posts_reply_is_a_typed_ambiguous_error(
+    fake_avepoint, monkeypatch
+):
+    from avepoint_provider.hooks.avepoint import AvePointHook
+
+    def broken(*args, **kwargs):
+        raise ValueError("stands in for any bug in reading a reply")
+
+    hook = fake_avepoint.make_hook(policy=RetryPolicy(max_attempts=1))
+    hook.get_token()  # the token's reply is read before the fault
+    fake_avepoint.queue(ONBOARD_PATH, CREATED)
+    monkeypatch.setattr(AvePointHook, "_json_body", staticmethod(broken))
+    with pytest.raises(AvePointMalformedResponseError) as raised:
+        hook.onboard_customer(CUSTOMER)
+    assert raised.value.ambiguous and raised.value.may_have_reached
+    assert raised.value.requests_made == 1
+
+
+def test_an_unforeseen_value_error_elsewhere_keeps_what_the_call_knew(fake_avepoint, monkeypatch):
+    def broken(account: str) -> str:
+        raise ValueError("stands in for any bug in the lookup")
+
+    hook = fake_avepoint.make_hook(policy=RetryPolicy(max_attempts=2))
+    fake_avepoint.queue(ONBOARD_PATH, requests.ReadTimeout("lost"))
+    fake_avepoint.queue(LIST_PATH, customer_page(listed("ann@contoso.example"), 1, 100))
+    monkeypatch.setattr("avepoint_provider.hooks.avepoint.account_key", broken)
+    with pytest.raises(AvePointMalformedResponseError) as raised:
+        hook.onboard_customer(CUSTOMER)
+    assert raised.value.may_have_reached and not raised.value.ambiguous
+    assert raised.value.requests_made == 2  # token, POST; the fault hit before the first page
+
+
+@pytest.mark.parametrize("lifetime", ["nan", "inf", -60, 0])
+def test_a_token_lifetime_that_is_not_a_usable_number_means_the_documented_hour(
+    fake_avepoint, monkeypatch, lifetime
+):
+    hook = fake_avepoint.make_hook()
+    clock = [1000.0]
+    monkeypatch.setattr("avepoint_provider.hooks.avepoint.time.monotonic", lambda: clock[0])
+    fake_avepoint.queue(
+        TOKEN_PATH, Reply(body={"access_token": "odd-lifetime-token", "expires_in": lifetime})
+    )
+    assert hook.get_token() == "odd-lifetime-token"
+    clock[0] += 3600 - 61
+    assert hook.get_token() == "odd-lifetime-token"
+    clock[0] += 2
+    assert hook.get_token() != "odd-lifetime-token"
+
+
+# -- issue 10e: one onboard_customer call has a time bound ------------------------------------------
+
+
+@pytest.fixture
+def slow_clock(fake_avepoint, monkeypatch) -> list[float]:
+    """A fake clock: every request takes the connection's whole timeout (5 s), sleeps take their time."""
+    clock = [0.0]
+    monkeypatch.setattr("time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("avepoint_provider.retry.time.sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    fake_avepoint.before_reply = lambda: clock.__setitem__(0, clock[0] + 5)
+    return clock
+
+
+def run(call):
+    """The call's result, or the AvePoint error it raised."""
+    from avepoint_provider.errors import AvePointError
+
+    try:
+        return call()
+    except AvePointError as exc:
+        return exc
+
+
+def test_the_lookup_after_an_ambiguous_failure_is_bounded_in_time(fake_avepoint, slow_clock):
+    hook = fake_avepoint.make_hook()  # the default policy: 120 s of retries, 60 s of lookups
+    everyone = listed(*[f"user{i}@x.example" for i in range(20_000)])
+    fake_avepoint.queue(ONBOARD_PATH, requests.ReadTimeout("lost"), CREATED)
+    fake_avepoint.queue(LIST_PATH, *[customer_page(everyone, i, 100) for i in range(1, 201)])
+
+    outcome = run(lambda: hook.onboard_customer(CUSTOMER))
+
+    assert slow_clock[0] <= 120 + 60 + 2 * 5  # retries, lookups, one last request's connect + read
+    assert isinstance(outcome, AvePointTransientError) and "did not finish within" in str(outcome)
+    assert not outcome.retryable and not outcome.ambiguous and outcome.may_have_reached
+    assert len(fake_avepoint.sent_to(ONBOARD_PATH)) == 1  # the account may exist: not sent again
+    assert hook.max_call_seconds() == 120 + 60 + 2 * 5
+
+
+def test_no_request_starts_after_the_calls_retry_and_lookup_time_are_both_spent(fake_avepoint, slow_clock):
+    hook = fake_avepoint.make_hook()  # default policy; each request takes 5 s; jitter is under 1 s
+    others = listed(*[f"user{i}@x.example" for i in range(1200)])
+    fake_avepoint.queue(
+        ONBOARD_PATH,
+        Reply(status=429, headers={"Retry-After": "55"}),  # ends at 10 s, sleeps to 65 s
+        Reply(status=429, headers={"Retry-After": "40"}),  # ends at 70 s, sleeps to 110 s
+        requests.ReadTimeout("lost"),  # ends at 115 s: the next attempt looks up first
+        Reply(status=401),  # after 12 pages of lookup (60 s): answered at 181-182 s
+        Reply(status=401),
+    )
+    fake_avepoint.queue(LIST_PATH, *[customer_page(others, i, 100) for i in range(1, 13)])
+
+    outcome = run(lambda: hook.onboard_customer(CUSTOMER))
+
+    # Without the call's deadline the token renewal and a second POST would follow, to ~192 s.
+    assert slow_clock[0] <= hook.max_call_seconds() == 190
+    assert isinstance(outcome, AvePointTransientError) and "time bound" in str(outcome)
+    assert not outcome.retryable and outcome.may_have_reached
+    assert len(fake_avepoint.sent_to(TOKEN_PATH)) == 1
+
+
+# -- logging ---------------------------------------------------------------------------------------
+
+
+def test_no_request_or_response_body_is_logged_at_any_level(fake_avepoint, caplog):
+    import logging
+
+    from structlog.testing import capture_logs
+
+    caplog.set_level(logging.DEBUG)  # the standard library's loggers (urllib3, requests)
+    hook = fake_avepoint.make_hook(policy=RetryPolicy(max_attempts=2))
+    echo = {"message": f"echo-marker {PASSWORD}", "body": CUSTOMER.to_request_body()}
+    fake_avepoint.queue(ONBOARD_PATH, Reply(status=503, body=echo), Reply(status=400, body=echo))
+    fake_avepoint.queue(LIST_PATH, customer_page([], 1, 100))
+    # HttpHook.check_response logs a failed response's text at ERROR; this hook's must not.
+    failed = requests.Response()
+    failed.status_code, failed._content, failed.url = 500, json.dumps(echo).encode(), FAKE_GRAPH + "/x"
+    failed.request = requests.Request("POST", FAKE_GRAPH + "/x").prepare()
+    with capture_logs() as hook_logs:  # Airflow's hooks log through structlog
+        with pytest.raises(AvePointBadRequestError):
+            hook.onboard_customer(CUSTOMER)
+        with pytest.raises(AvePointError):
+            hook.check_response(failed)
+
+    logged = caplog.text + "\n".join(str(entry) for entry in hook_logs)
+    assert "retry 1 of 1" in logged  # the hook's own log lines are captured
+    for fragment in ("echo-marker", PASSWORD, "Contoso", "ann@contoso.example"):
+        assert fragment not in logged

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -55,6 +56,8 @@ class FakeAvePoint(BaseAdapter):
         self.sent: list[Sent] = []
         self.token_lifetime = token_lifetime
         self.tokens_issued: list[str] = []
+        # Called before each reply, e.g. to advance a test's clock by a request's duration.
+        self.before_reply: Callable[[], None] = lambda: None
 
     def queue(self, path: str, *replies: Reply | BaseException) -> None:
         self.script[path].extend(replies)
@@ -74,6 +77,7 @@ class FakeAvePoint(BaseAdapter):
                 timeout,
             )
         )
+        self.before_reply()
         if self.script[parts.path]:
             reply = self.script[parts.path].popleft()
         elif parts.path == TOKEN_PATH:

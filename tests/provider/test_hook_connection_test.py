@@ -1,0 +1,165 @@
+"""The *Test* button must not hand the stored client secret to a token URL the tester chose.
+
+Airflow's API server (``POST /api/v2/connections/test``) merges the form with the stored
+password when host and port are unchanged, but the ``avepoint`` type keeps the secret's
+destination in the extras (``token_url``, ``environment``), which the tester controls.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import warnings
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tests.conftest import FAKE_GRAPH, set_connection
+from tests.support.fake_http import TOKEN_PATH, Reply, customer_page
+
+STORED_SECRET = "stored-client-secret-7f3a9"
+
+
+class Recorder:
+    """An HTTP server on 127.0.0.1 that keeps every request body it receives and answers 400."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                recorder.bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                body = b'{"error": "invalid_client"}'
+                self.send_response(400)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        ).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def attacker() -> Iterator[Recorder]:
+    recorder = Recorder()
+    yield recorder
+    recorder.close()
+
+
+@pytest.fixture(scope="module")
+def api_client(airflow_db):
+    """Airflow's own API server app, in-process, with connection testing enabled and no login."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("AIRFLOW__CORE__TEST_CONNECTION", "Enabled")
+    mp.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
+    mp.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "test-only-" * 8)  # long enough for HS512
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from airflow.api_fastapi.app import create_app
+        from fastapi.testclient import TestClient
+
+        client = TestClient(create_app("core"))
+    yield client
+    mp.undo()
+
+
+@pytest.mark.integration
+@pytest.mark.filterwarnings("ignore:ProvidersManager.hooks is deprecated")  # Airflow 3.3's own call
+def test_the_api_servers_connection_test_never_sends_the_stored_secret_elsewhere(
+    api_client, sandbox, attacker, monkeypatch
+):
+    secret = sandbox.server.config.client_secret
+    set_connection(
+        monkeypatch,
+        "avepoint_victim",
+        conn_type="avepoint",
+        host=sandbox.server.url,
+        login="sandbox-client",
+        password=secret,
+        extra={"token_url": sandbox.server.token_url},
+    )
+
+    def test_with(extra: dict) -> dict:
+        # What a user who may test connections but never see their secrets can post: the stored
+        # host, so the API server fills in the stored password for "***".
+        form = {"connection_id": "avepoint_victim", "conn_type": "avepoint", "host": sandbox.server.url,
+                "login": "sandbox-client", "password": "***", "extra": json.dumps(extra)}  # fmt: skip
+        response = api_client.post("/api/v2/connections/test", json=form)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    # The precondition: the API server merged the stored secret (the sandbox accepts only that).
+    assert test_with({"token_url": sandbox.server.token_url})["status"] is True
+    result = test_with({"token_url": f"{attacker.url}/connect/token"})
+    assert attacker.bodies == []
+    assert result["status"] is False and "token URL" in result["message"]
+
+
+# -- the rule, through the hook ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"token_url": "http://evil.test/connect/token"},
+        {"token_url": "http://avepoint.test:8443/connect/token"},  # the Graph host, another port
+        {"token_url": "https://identity.avepointonlineservices.com.evil.test/connect/token"},
+        {
+            "token_url": "https://identity.avepointonlineservices.com/connect/token",
+            "verify": False,
+            "proxies": {"https": "http://proxy.evil.test:3128"},
+        },  # fmt: skip
+        {
+            "proxies": {"http": "http://proxy.evil.test:3128"}
+        },  # the Graph URL is http: cleartext via the proxy
+    ],
+    ids=["other-host", "other-port", "lookalike-host", "unverified-tls-via-proxy", "cleartext-via-proxy"],
+)
+def test_test_connection_sends_no_credentials_to_an_unvetted_destination(fake_avepoint, extra):
+    hook = fake_avepoint.make_hook(password=STORED_SECRET, extra=extra)
+    evil = type(fake_avepoint)()
+    for prefix in ("http://evil.test", "http://avepoint.test:8443", "https://"):
+        hook.get_conn().mount(prefix, evil)
+    ok, message = hook.test_connection()
+    assert not ok
+    assert "refused" in message
+    assert fake_avepoint.sent == [] and evil.sent == []
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"token_url": f"{FAKE_GRAPH}/connect/token"},  # the Graph URL's own origin
+        {"token_url": "https://identity-gov.avepointonlineservices.com/connect/token"},  # documented
+        {"token_url": "", "environment": "aos2"},  # the environment's documented endpoint
+    ],
+    ids=["graph-origin", "documented-endpoint", "environment-default"],
+)
+def test_test_connection_sends_credentials_to_vetted_destinations(fake_avepoint, extra):
+    hook = fake_avepoint.make_hook(password=STORED_SECRET, extra=extra)
+    hook.get_conn().mount("https://", fake_avepoint)
+    fake_avepoint.queue("/partner/external/v3/general/customers/batch", customer_page([], 1, 1))
+    ok, message = hook.test_connection()
+    assert ok, message
+    assert fake_avepoint.sent_to(TOKEN_PATH)[0].form()["client_secret"] == STORED_SECRET
+
+
+def test_the_rule_binds_test_connection_only(fake_avepoint):
+    """A saved connection is trusted as saved: onboarding may use any token URL its owner chose."""
+    hook = fake_avepoint.make_hook(extra={"token_url": "http://identity.corp.test/connect/token"})
+    hook.get_conn().mount("http://identity.corp.test", fake_avepoint)
+    fake_avepoint.queue(TOKEN_PATH, Reply(body={"access_token": "t-123456", "expires_in": 3600}))
+    assert hook.get_token() == "t-123456"
