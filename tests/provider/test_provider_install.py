@@ -11,6 +11,7 @@ the example DAG runs from the installed package. Importing any of it never impor
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -93,7 +94,13 @@ def venv(tmp_path_factory):
 
     started = time.monotonic()
     before = installed(env, tmp)
-    run(["python", "-m", "pip", "install", "--quiet", str(ROOT / "provider")], env=env, cwd=tmp)
+    # From a clean copy: setuptools builds in the source folder (build/), which must not be the worktree's.
+    source = shutil.copytree(
+        ROOT / "provider",
+        tmp / "provider",
+        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"),
+    )
+    run(["python", "-m", "pip", "install", "--quiet", str(source)], env=env, cwd=tmp)
     added = installed(env, tmp) - before
     timings["pip install ./provider"] = time.monotonic() - started
 

@@ -11,7 +11,9 @@ The customer's fields come in three places, each where it belongs:
 
 Because the attempt count survives the task and the run, a retried task or a later run never
 POSTs blindly: its attempt is numbered above 1, so the operator looks the account up first, and a
-customer recorded ``onboarded`` is never sent again.
+customer recorded ``onboarded`` is never sent again. One that ended ``rejected``, ``conflict`` or
+``failed`` is tried again by a later run (after the look-up); its attempt count keeps growing, so
+past the operator's ``max_attempts`` a ``retry`` answer is ``failed`` at once.
 
 A Variable has no compare-and-set: two runs onboarding the *same* key at the same time are not
 protected from each other (give the DAG ``max_active_runs=1``, or use a store over a table that
