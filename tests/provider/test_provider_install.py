@@ -1,5 +1,6 @@
-"""The provider as someone else installs it: ``pip install ./provider`` into a fresh virtualenv
-that holds only Airflow and the HTTP provider, with none of this project's code.
+"""The provider as someone else installs it: the wheel of ``./provider`` (as ``make dist`` builds
+it) into a fresh virtualenv that holds only Airflow and the HTTP provider, with none of this
+project's code.
 
 There, with the venv's own Python and ``airflow`` command, against a sandbox started by this test
 process: Airflow registers the ``avepoint`` connection type, the hook onboards a customer, and
@@ -11,14 +12,14 @@ the example DAG runs from the installed package. Importing any of it never impor
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, avepoint_connection
+from tests.conftest import avepoint_connection
 from tests.support.venv import create_venv, installed, run, venv_env
+from tools.dist import build_wheel
 
 pytestmark = pytest.mark.packaging
 
@@ -94,15 +95,11 @@ def venv(tmp_path_factory):
 
     started = time.monotonic()
     before = installed(env, tmp)
-    # From a clean copy: setuptools builds in the source folder (build/), which must not be the worktree's.
-    source = shutil.copytree(
-        ROOT / "provider",
-        tmp / "provider",
-        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"),
-    )
-    run(["python", "-m", "pip", "install", "--quiet", str(source)], env=env, cwd=tmp)
+    # The wheel `make dist` builds from ./provider (from a clean copy, so no build/ lands in the tree).
+    wheel = build_wheel(tmp / "dist")
+    run(["python", "-m", "pip", "install", "--quiet", str(wheel)], env=env, cwd=tmp)
     added = installed(env, tmp) - before
-    timings["pip install ./provider"] = time.monotonic() - started
+    timings["build ./provider's wheel + pip install it"] = time.monotonic() - started
 
     started = time.monotonic()
     imported = json.loads(run(["python", "-c", IMPORT_ALL], env=env, cwd=tmp).splitlines()[-1])
