@@ -73,8 +73,8 @@ class OnboardingStore(ABC):
     def begin_attempt(self, key: str, run_id: str) -> Attempt | None:
         """Count one attempt for ``key`` held by ``run_id`` and return it with the customer.
 
-        None when ``run_id`` does not hold the customer (another run does, or an earlier try of
-        this task already recorded its outcome). Raises :class:`RunStopped`, counting nothing,
+        None when ``run_id`` does not hold the customer (another run does, an earlier try of
+        this task already recorded its outcome, or the customer is settled for good). Raises :class:`RunStopped`, counting nothing,
         when the run met a configuration error, and :class:`UnknownCustomer` for an unknown key.
         """
 
@@ -85,7 +85,11 @@ class OnboardingStore(ABC):
 
     @abstractmethod
     def recorded_outcome(self, key: str, run_id: str) -> OnboardOutcome | None:
-        """The outcome an earlier try of ``run_id`` recorded for ``key``, or None."""
+        """The outcome an earlier try of ``run_id`` recorded for ``key``, or None.
+
+        A store may also return the outcome that settled ``key`` for good in an earlier run (e.g.
+        ``onboarded``), so that a later run reports it instead of skipping.
+        """
 
     @abstractmethod
     def release(self, key: str, run_id: str, *, reason: str, undo_attempt: bool, try_number: int | None,

@@ -9,9 +9,6 @@ the DAG folder imports without errors and Airflow knows the `avepoint` connectio
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,10 +22,9 @@ from tests.packaging.project_files import (
     dockerfile_pip_installs,
 )
 from tests.support.dockerignore import DockerIgnore
+from tests.support.venv import create_venv, installed, run, venv_env
 
 pytestmark = pytest.mark.packaging
-# A fresh venv installs Airflow and every pin from the local package cache in a few minutes.
-INSTALL_TIMEOUT = 900
 CHECK_IN_IMAGE = """
 import json, os
 from airflow.dag_processing.dagbag import DagBag
@@ -45,22 +41,9 @@ print(json.dumps({
 """
 
 
-def run(argv: list[str], *, env: dict[str, str], cwd: Path) -> str:
-    result = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
-    assert result.returncode == 0, (
-        f"{' '.join(argv)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    )
-    return result.stdout
-
-
 def image_env(venv: Path, airflow_home: Path, project: Path) -> dict[str, str]:
     """Nothing from this test run's environment but pip's settings (the local package index)."""
-    env = {key: value for key, value in os.environ.items() if key.startswith("PIP_")}
-    return env | {
-        "HOME": os.environ["HOME"],
-        "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
-        "VIRTUAL_ENV": str(venv),
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    return venv_env(venv) | {
         "AIRFLOW_HOME": str(airflow_home),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(project / "dags"),
@@ -68,12 +51,6 @@ def image_env(venv: Path, airflow_home: Path, project: Path) -> dict[str, str]:
         # The Astro Runtime image puts the project root on PYTHONPATH, so `include.` imports work.
         "PYTHONPATH": str(project),
     }
-
-
-def installed(env: dict[str, str], cwd: Path) -> set[str]:
-    """name==version of every distribution in the venv (pip freeze would show a path for ./provider)."""
-    listed = json.loads(run(["python", "-m", "pip", "list", "--format=json"], env=env, cwd=cwd))
-    return {f"{item['name']}=={item['version']}" for item in listed}
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +63,7 @@ def image(tmp_path_factory):
     timings: dict[str, float] = {}
 
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    run(["python", "-m", "pip", "install", "--quiet", "pip==25.3"], env=env, cwd=project)
+    create_venv(venv, env)
     timings["venv"] = time.monotonic() - started
 
     # The runtime image: Airflow preinstalled, then ONBUILD `COPY requirements.txt .` and `pip install -r`.

@@ -191,11 +191,17 @@ class AvePointOnboardCustomerOperator(BaseOperator):
         )
 
     def _already_settled(self, key: str, run_id: str) -> dict[str, Any]:
-        """An earlier try of this task already recorded the outcome, or the run does not hold the customer."""
+        """The store has an outcome for this run already (an earlier try's, or a settled customer's),
+        or the run does not hold the customer."""
         recorded = self.store.recorded_outcome(key, run_id)
         if recorded is None:
             raise AirflowSkipException(f"Customer {key}: not held by run {run_id}; not sent")
-        self.log.info("Customer %s: outcome already recorded by an earlier try: %s", key, recorded.status)
+        self.log.info(
+            "Customer %s: outcome already recorded, nothing sent: %s — %s",
+            key,
+            recorded.status,
+            recorded.reason,
+        )
         return recorded.to_dict()
 
     def _stop_run(

@@ -1,0 +1,201 @@
+"""AvePointOnboardCustomerOperator against the sandbox, through a small in-memory store.
+
+The store here is a real implementation of the provider's ``OnboardingStore`` holding dicts, so
+these tests pin the operator's side of the protocol without any table: write-ahead counting, the
+look-up before a second attempt, recorded outcomes, stopped runs, configuration errors, and no
+password anywhere the operator writes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from avepoint_provider.customer import Customer
+from avepoint_provider.operators.onboard import AvePointOnboardCustomerOperator
+from avepoint_provider.store import Attempt, OnboardingStore, OnboardOutcome, RunStopped, UnknownCustomer
+
+pytestmark = pytest.mark.integration
+
+RUN = "manual__run-1"
+KEY = "C1"
+ACCOUNT = "ann@contoso.example"
+PASSWORD = "Op-Memory-Secret-Pw-7!"
+EAST_US = "e44bb3ed-f1d8-4055-8c77-c8fd8cd63409"
+
+
+class MemoryStore(OnboardingStore):
+    """Customers, attempts and outcomes in dicts; ``calls`` notes each call with the POSTs seen so far."""
+
+    def __init__(self, customers: dict[str, Customer], posts: Callable[[], int]) -> None:
+        self.customers = customers
+        self.posts = posts
+        self.attempts = dict.fromkeys(customers, 0)
+        self.outcomes: dict[tuple[str, str], OnboardOutcome] = {}
+        self.stops: dict[str, str] = {}
+        self.released: list[dict[str, Any]] = []
+        self.calls: list[tuple[str, int, int]] = []
+
+    def begin_attempt(self, key: str, run_id: str) -> Attempt | None:
+        if run_id in self.stops:
+            raise RunStopped(self.stops[run_id])
+        if key not in self.customers:
+            raise UnknownCustomer(f"no customer {key!r}")
+        if (key, run_id) in self.outcomes:
+            return None
+        self.attempts[key] += 1
+        self.calls.append(("begin_attempt", self.attempts[key], self.posts()))
+        return Attempt(self.attempts[key], self.customers[key])
+
+    def record_outcome(
+        self, outcome: OnboardOutcome, *, run_id: str, try_number: int | None, event_message: str
+    ) -> bool:
+        self.calls.append(("record_outcome", self.attempts[outcome.customer_key], self.posts()))
+        self.outcomes[(outcome.customer_key, run_id)] = outcome
+        return True
+
+    def recorded_outcome(self, key: str, run_id: str) -> OnboardOutcome | None:
+        return self.outcomes.get((key, run_id))
+
+    def release(
+        self,
+        key: str,
+        run_id: str,
+        *,
+        reason: str,
+        undo_attempt: bool,
+        try_number: int | None,
+        stop_message: str | None,
+    ) -> str | None:
+        if undo_attempt:
+            self.attempts[key] -= 1
+        if stop_message:
+            self.stops[run_id] = stop_message
+        self.released.append(
+            {"key": key, "run_id": run_id, "undo_attempt": undo_attempt, "stop_message": stop_message}
+        )
+        return "pending"
+
+
+@pytest.fixture
+def store(sandbox) -> MemoryStore:
+    customer = Customer(
+        first_name="Ann",
+        last_name="Lee",
+        organization_name="Contoso",
+        registration_account=ACCOUNT,
+        country_code="US",
+        data_center=EAST_US,
+        password=PASSWORD,
+        tags=("vip",),
+    )
+    return MemoryStore({KEY: customer}, posts=lambda: sandbox.inspect()["posts_per_account"].get(ACCOUNT, 0))
+
+
+def operator(store: OnboardingStore) -> AvePointOnboardCustomerOperator:
+    return AvePointOnboardCustomerOperator(
+        task_id="onboard", customer_key=KEY, store=store, customer_label="{{ params.label }}"
+    )
+
+
+def execute(store: OnboardingStore, *, run_id: str = RUN, try_number: int = 1) -> dict[str, Any]:
+    return operator(store).execute({"run_id": run_id, "ti": SimpleNamespace(try_number=try_number)})
+
+
+def test_status_1_is_onboarded_with_the_new_id(sandbox, store):
+    result = execute(store)
+    created = sandbox.inspect()["customers"]
+    assert len(created) == 1
+    assert (result["outcome"], result["status"], result["api_status"], result["attempt"]) == (
+        "onboarded",
+        "onboarded",
+        1,
+        1,
+    )
+    assert result["avepoint_customer_id"] == created[0]["id"]
+    assert store.outcomes[(KEY, RUN)].to_dict() == result
+
+
+def test_the_attempt_is_counted_before_the_post_and_the_outcome_recorded_after_it(sandbox, store):
+    execute(store)
+    # (call, attempts counted, POSTs the sandbox had seen at that moment)
+    assert store.calls == [("begin_attempt", 1, 0), ("record_outcome", 1, 1)]
+
+
+def test_a_second_attempt_looks_the_account_up_before_sending(sandbox, store):
+    # Attempt 1: the POST creates the customer but its answer is lost, and AvePoint stays
+    # unreachable for the rest of the attempt (POSTs and look-ups), so it ends in "retry".
+    sandbox.script(ACCOUNT, [{"lost": "drop"}])
+    sandbox.set_faults(error_rate_503=1.0, apply_to=["onboard", "list"])
+    first = execute(store)
+    assert first["outcome"] == "retry"
+    assert sandbox.inspect()["creations_per_account"] == {ACCOUNT: 1}
+    posts_after_first = sandbox.inspect()["posts_per_account"][ACCOUNT]
+
+    # Attempt 2 (a later run), AvePoint back: the account is found by look-up, nothing is POSTed.
+    sandbox.clear_faults()
+    second = execute(store, run_id="manual__run-2")
+    assert (second["outcome"], second["attempt"]) == ("onboarded", 2)
+    assert "not sent again" in second["reason"]
+    assert second["avepoint_customer_id"] == sandbox.inspect()["customers"][0]["id"]
+    assert sandbox.inspect()["posts_per_account"][ACCOUNT] == posts_after_first
+    assert sandbox.inspect()["creations_per_account"] == {ACCOUNT: 1}
+
+
+def test_an_earlier_try_s_recorded_outcome_is_returned_without_a_post(sandbox, store):
+    first = execute(store)
+    again = execute(store, try_number=2)
+    assert again == first
+    assert store.attempts[KEY] == 1
+    assert sandbox.inspect()["posts_per_account"] == {ACCOUNT: 1}
+
+
+def test_a_stopped_run_skips_the_customer_without_a_post(sandbox, store):
+    store.stops[RUN] = "AvePointAuthError: the client was refused"
+    with pytest.raises(AirflowSkipException, match="the run stopped earlier"):
+        execute(store)
+    assert sandbox.inspect()["posts_per_account"] == {}
+    assert store.attempts[KEY] == 0
+    assert store.released == [{"key": KEY, "run_id": RUN, "undo_attempt": False, "stop_message": None}]
+
+
+def test_a_configuration_error_fails_without_retry_and_gives_the_customer_back(sandbox, store):
+    sandbox.revoke(disable_client=True)
+    with pytest.raises(AirflowFailException, match="Fix the 'avepoint_default' connection"):
+        execute(store)
+    assert sandbox.inspect()["posts_per_account"] == {}
+    assert store.attempts[KEY] == 0
+    [released] = store.released
+    assert (released["key"], released["run_id"], released["undo_attempt"]) == (KEY, RUN, True)
+    assert released["stop_message"].startswith("AvePointAuthError: ")
+    # The run's next customer is not sent at all.
+    with pytest.raises(AirflowSkipException):
+        execute(store, try_number=1)
+
+
+def test_the_password_appears_in_no_result_rendered_field_or_log(sandbox, store, caplog, capsys):
+    caplog.set_level(logging.DEBUG)
+    task = operator(store)
+    context = {"run_id": RUN, "ti": SimpleNamespace(try_number=1), "params": {"label": "Contoso"}}
+    task.render_template_fields(context)
+    result = task.execute(context)
+
+    assert result["outcome"] == "onboarded"
+    rendered = {name: getattr(task, name) for name in task.template_fields}
+    assert rendered["customer_label"] == "Contoso"
+    captured = capsys.readouterr()
+    logs = caplog.text + captured.out + captured.err
+    # The operator's own log lines were captured, so their absence of the password means something.
+    assert f"Outcome for customer {KEY}: onboarded" in logs
+    for where, text in {
+        "result": json.dumps(result),
+        "rendered fields": json.dumps(rendered, default=str),
+        "logs": logs,
+    }.items():
+        assert PASSWORD not in text, f"the password is in the {where}"

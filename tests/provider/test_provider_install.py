@@ -1,0 +1,184 @@
+"""The provider as someone else installs it: the wheel of ``./provider`` (as ``make dist`` builds
+it) into a fresh virtualenv that holds only Airflow and the HTTP provider, with none of this
+project's code.
+
+There, with the venv's own Python and ``airflow`` command, against a sandbox started by this test
+process: Airflow registers the ``avepoint`` connection type, the hook onboards a customer, and
+the example DAG runs from the installed package. Importing any of it never imports ``include``
+(this project's code) or any of the common-sql provider. (common-sql is installed all the same:
+``apache-airflow`` 3.3.2 itself requires it.)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import avepoint_connection
+from tests.support.venv import create_venv, installed, run, venv_env
+from tools.dist import build_wheel
+
+pytestmark = pytest.mark.packaging
+
+AIRFLOW = "apache-airflow==3.3.2"
+HTTP_PROVIDER = "apache-airflow-providers-http==6.3.0"
+DAG_ID = "example_avepoint_onboard_customer"
+EAST_US = "e44bb3ed-f1d8-4055-8c77-c8fd8cd63409"
+HOOK_ACCOUNT = "hook@installed.example"
+DAG_ACCOUNT = "dag@installed.example"
+DAG_PASSWORD = "Installed-Dag-Secret-Pw-5!"
+
+# Imports every module of the installed package, then reports what that pulled in.
+IMPORT_ALL = """
+import importlib, importlib.metadata, json, pkgutil, sys
+
+import airflow  # Airflow's own configuration loads every installed provider's info, common-sql's too
+airflow_loaded = set(sys.modules)
+import avepoint_provider
+from airflow.providers_manager import ProvidersManager
+
+modules = sorted(m.name for m in pkgutil.walk_packages(avepoint_provider.__path__, "avepoint_provider."))
+for name in modules:
+    importlib.import_module(name)
+# Before ProvidersManager, which reads every installed provider's info (common-sql's too).
+include_modules = sorted(m for m in sys.modules if m == "include" or m.startswith("include."))
+common_sql_modules = sorted(
+    m for m in set(sys.modules) - airflow_loaded if m.startswith("airflow.providers.common.sql")
+)
+types = [m.connection_type for m in ProvidersManager().iter_connection_type_hook_ui_metadata()]
+print(json.dumps({
+    "modules": modules,
+    "package_dir": avepoint_provider.__path__[0],
+    "include_modules": include_modules,
+    "common_sql_modules": common_sql_modules,
+    "connection_types": types,
+    "requires": importlib.metadata.requires("airflow-provider-avepoint"),
+}))
+"""
+# The hook from the installed package onboards one customer through AIRFLOW_CONN_AVEPOINT_DEFAULT.
+ONBOARD_WITH_HOOK = f"""
+import json
+from avepoint_provider.customer import Customer
+from avepoint_provider.hooks.avepoint import AvePointHook
+
+hook = AvePointHook("avepoint_default")
+response = hook.onboard_customer(Customer(
+    first_name="Hook", last_name="User", organization_name="Installed Ltd",
+    registration_account={HOOK_ACCOUNT!r}, country_code="US", data_center={EAST_US!r},
+    password="Installed-Hook-Secret-Pw-4!",
+))
+print(json.dumps({{"response": response.to_dict(), "test_connection": hook.test_connection()}}))
+"""
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory):
+    """The fresh venv with Airflow, the HTTP provider and ./provider; its environment and timings."""
+    tmp = tmp_path_factory.mktemp("provider-install")
+    venv = tmp / "venv"
+    env = venv_env(
+        venv,
+        AIRFLOW_HOME=str(tmp / "airflow-home"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        # A failing task in `airflow dags test` would otherwise sleep through the DAG's retry delay.
+        AIRFLOW__CORE__DEFAULT_TASK_RETRIES="0",
+    )
+    timings: dict[str, float] = {}
+
+    started = time.monotonic()
+    create_venv(venv, env)
+    run(["python", "-m", "pip", "install", "--quiet", AIRFLOW, HTTP_PROVIDER], env=env, cwd=tmp)
+    timings["venv + Airflow + HTTP provider"] = time.monotonic() - started
+
+    started = time.monotonic()
+    before = installed(env, tmp)
+    # The wheel `make dist` builds from ./provider (from a clean copy, so no build/ lands in the tree).
+    wheel = build_wheel(tmp / "dist")
+    run(["python", "-m", "pip", "install", "--quiet", str(wheel)], env=env, cwd=tmp)
+    added = installed(env, tmp) - before
+    timings["build ./provider's wheel + pip install it"] = time.monotonic() - started
+
+    started = time.monotonic()
+    imported = json.loads(run(["python", "-c", IMPORT_ALL], env=env, cwd=tmp).splitlines()[-1])
+    timings["import every module + ProvidersManager"] = time.monotonic() - started
+
+    started = time.monotonic()
+    run(["airflow", "db", "migrate"], env=env, cwd=tmp)
+    timings["airflow db migrate"] = time.monotonic() - started
+    return {"env": env, "cwd": tmp, "added": added, "imported": imported, "timings": timings}
+
+
+def test_report_how_long_the_install_took(venv, capsys):
+    with capsys.disabled():
+        steps = ", ".join(f"{step} {seconds:.0f} s" for step, seconds in venv["timings"].items())
+        print(f"\n[packaging] provider install: {steps}")
+    assert venv["timings"]
+
+
+def test_the_install_adds_only_the_provider_and_what_it_declares(venv):
+    names = {item.split("==")[0].lower() for item in venv["added"]}
+    assert "airflow-provider-avepoint" in names
+    # requests, tenacity and PyJWT[crypto] may already be there with Airflow; nothing else may come.
+    assert names <= {"airflow-provider-avepoint", "pyjwt", "cryptography", "cffi", "pycparser", "tenacity"}
+
+
+def test_the_package_holds_the_stores_and_the_example_dag(venv):
+    modules = venv["imported"]["modules"]
+    assert "avepoint_provider.stores.variable" in modules
+    assert "avepoint_provider.example_dags.example_avepoint_onboard_customer" in modules
+    assert "/site-packages/avepoint_provider" in venv["imported"]["package_dir"]
+
+
+def test_importing_the_provider_imports_neither_include_nor_common_sql(venv):
+    assert venv["imported"]["include_modules"] == []
+    # Beyond the get_provider_info that `import airflow` itself reads: apache-airflow 3.3.2
+    # requires common-sql, so it is installed, but nothing of the provider uses it.
+    assert venv["imported"]["common_sql_modules"] == []
+
+
+def test_the_provider_declares_no_common_sql_dependency(venv):
+    requires = venv["imported"]["requires"]
+    assert "apache-airflow-providers-http" in requires
+    assert not [r for r in requires if "common-sql" in r or "common_sql" in r]
+
+
+def test_the_avepoint_connection_type_is_registered(venv):
+    assert "avepoint" in venv["imported"]["connection_types"]
+
+
+def test_the_installed_hook_onboards_a_customer(venv, sandbox):
+    env = venv["env"] | {"AIRFLOW_CONN_AVEPOINT_DEFAULT": json.dumps(avepoint_connection(sandbox.server))}
+    started = time.monotonic()
+    result = json.loads(run(["python", "-c", ONBOARD_WITH_HOOK], env=env, cwd=venv["cwd"]).splitlines()[-1])
+    print(f"[packaging] hook onboarding in the venv: {time.monotonic() - started:.1f} s")
+    assert result["response"]["api_status"] == 1
+    assert result["test_connection"][0] is True
+    assert sandbox.inspect()["creations_per_account"] == {HOOK_ACCOUNT: 1}
+
+
+def test_the_installed_example_dag_onboards_its_customer_once(venv, sandbox):
+    params = {
+        "first_name": "Dag",
+        "last_name": "User",
+        "organization_name": "Installed Ltd",
+        "registration_account": DAG_ACCOUNT,
+        "country_code": "US",
+        "data_center": EAST_US,
+    }
+    env = venv["env"] | {
+        "AIRFLOW__CORE__DAGS_FOLDER": str(Path(venv["imported"]["package_dir"]) / "example_dags"),
+        "AIRFLOW_CONN_AVEPOINT_DEFAULT": json.dumps(avepoint_connection(sandbox.server)),
+        "AIRFLOW_CONN_AVEPOINT_CUSTOMER_PASSWORD": json.dumps(
+            {"conn_type": "generic", "password": DAG_PASSWORD}
+        ),
+    }
+    started = time.monotonic()
+    output = run(["airflow", "dags", "test", DAG_ID, "--conf", json.dumps(params)], env=env, cwd=venv["cwd"])
+    print(f"[packaging] airflow dags test in the venv: {time.monotonic() - started:.1f} s")
+    assert "Customer dag@installed.example (Installed Ltd): attempt 1 of 5" in output  # task logs are here
+    assert "Outcome for customer dag@installed.example: onboarded" in output
+    assert DAG_PASSWORD not in output
+    assert sandbox.inspect()["creations_per_account"] == {DAG_ACCOUNT: 1}
