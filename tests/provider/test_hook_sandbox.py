@@ -10,8 +10,8 @@ from avepoint_provider.customer import Customer
 from avepoint_provider.errors import AvePointAuthError
 from avepoint_provider.hooks.avepoint import AvePointHook
 from avepoint_sandbox import SandboxConfig, SandboxServer
-from include.demo.customers import EAST_US
 from tests.conftest import avepoint_connection, set_connection
+from tests.support.reference import EAST_US
 
 pytestmark = pytest.mark.integration
 

@@ -13,10 +13,10 @@ from avepoint_provider.errors import AvePointTransientError
 from avepoint_provider.hooks.avepoint import LIST_PATH, ONBOARD_PATH, AvePointHook
 from avepoint_sandbox import SandboxConfig, SandboxServer
 from avepoint_sandbox.reference import TOKEN_PATH
-from include.demo.customers import EAST_US
 from tests.conftest import avepoint_connection, set_connection
 from tests.sandbox.helpers import self_signed_certificate
 from tests.support.http_proxy import ForwardProxy
+from tests.support.reference import EAST_US
 
 pytestmark = pytest.mark.integration
 

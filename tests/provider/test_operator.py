@@ -20,6 +20,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from avepoint_provider.customer import Customer
 from avepoint_provider.operators.onboard import AvePointOnboardCustomerOperator
 from avepoint_provider.store import Attempt, OnboardingStore, OnboardOutcome, RunStopped, UnknownCustomer
+from tests.support.reference import EAST_US
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +28,6 @@ RUN = "manual__run-1"
 KEY = "C1"
 ACCOUNT = "ann@contoso.example"
 PASSWORD = "Op-Memory-Secret-Pw-7!"
-EAST_US = "e44bb3ed-f1d8-4055-8c77-c8fd8cd63409"
 
 
 class MemoryStore(OnboardingStore):

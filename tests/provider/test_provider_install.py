@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import avepoint_connection
+from tests.support.reference import EAST_US
 from tests.support.venv import create_venv, installed, run, venv_env
 from tools.dist import build_wheel
 
@@ -26,7 +27,6 @@ pytestmark = pytest.mark.packaging
 AIRFLOW = "apache-airflow==3.3.2"
 HTTP_PROVIDER = "apache-airflow-providers-http==6.3.0"
 DAG_ID = "example_avepoint_onboard_customer"
-EAST_US = "e44bb3ed-f1d8-4055-8c77-c8fd8cd63409"
 HOOK_ACCOUNT = "hook@installed.example"
 DAG_ACCOUNT = "dag@installed.example"
 DAG_PASSWORD = "Installed-Dag-Secret-Pw-5!"
