@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.conftest import ROOT, avepoint_connection, set_connection
-from tests.support.rows import make_customer
+from tests.support.rows import make_customer, run_sql
 from tests.support.smtp import free_port, smtp_connection
 
 pytestmark = pytest.mark.integration
@@ -194,3 +194,35 @@ def test_without_alert_settings_nothing_is_sent_and_the_run_does_not_fail(
 
     assert run.state == "success"
     assert smtp_server.messages == []
+
+
+@sqlite_only
+def test_the_reconciliation_dag_records_drift_and_sends_one_alert(
+    airflow_db, sandbox, warehouse, smtp_server, alerting
+):
+    from airflow.dag_processing.dagbag import DagBag
+
+    reconciliation = DagBag(dag_folder=str(ROOT / "dags")).dags["avepoint_customer_reconciliation"]
+    warehouse.add_customers([customer("GONE")])
+    run_sql(warehouse, f"UPDATE {warehouse.table} SET status = 'onboarded', avepoint_customer_id = 'id-gone'")
+    sandbox.seed(
+        customers=[
+            {
+                "id": "id-x",
+                "registrationAccount": "x@elsewhere.example",
+                "organizationName": "X",
+                "countryCode": "US",
+            }
+        ]
+    )
+
+    run = reconciliation.test()
+
+    assert run.state == "success"
+    assert sandbox.inspect()["requests"]["onboard"] == 0
+    assert len(smtp_server.messages) == 1
+    body = smtp_server.messages[0].body
+    assert "Reconciliation found 2 difference(s)" in smtp_server.messages[0].subject
+    assert "<td>missing_in_avepoint</td><td>GONE</td><td>id-gone</td>" in body
+    assert "<td>unknown_customer</td><td></td><td>id-x</td>" in body
+    assert "@" not in body.replace(RECIPIENT, "")
