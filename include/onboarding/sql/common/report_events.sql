@@ -1,4 +1,4 @@
--- The last :per_row events of each row in the given statuses, newest first.
+-- The last per_row events of each row in the given statuses, newest first.
 SELECT customer_key, event_at, run_id, try_number, attempt, outcome, http_status, api_status, message
 FROM (
     SELECT e.customer_key, e.event_at, e.run_id, e.try_number, e.attempt, e.outcome, e.http_status,
