@@ -182,11 +182,15 @@ def alert_after_reconciliation(context: Any, settings: OnboardingSettings) -> di
         from include.onboarding.ops_store import OperationsWarehouse
 
         store = OperationsWarehouse(WAREHOUSE_CONN_ID, settings.table)
-        findings = store.drift_findings(context["run_id"])
-        payload = reconciliation_payload(
-            findings, dag_id=context["dag"].dag_id, run_id=context["run_id"], alert_on=settings.alert_on
-        )
-        return deliver(context, settings, payload, store=store)
+        try:
+            store.create_operations_tables()
+            findings = store.drift_findings(context["run_id"])
+            payload = reconciliation_payload(
+                findings, dag_id=context["dag"].dag_id, run_id=context["run_id"], alert_on=settings.alert_on
+            )
+            return deliver(context, settings, payload, store=store)
+        finally:
+            store.dispose()
     except Exception as exc:
         log.warning("Alerts were not handled this time (%s: %s)", type(exc).__name__, scrub(exc, 300))
         return {"sent": 0, "failed": 0}
@@ -198,7 +202,12 @@ def deliver(
     """Record ``payload`` as owed on every configured channel, then send every alert owed."""
     from include.onboarding.ops_store import OperationsWarehouse
 
-    store = store or OperationsWarehouse(WAREHOUSE_CONN_ID, settings.table)
+    if store is None:
+        store = OperationsWarehouse(WAREHOUSE_CONN_ID, settings.table)
+        try:
+            return deliver(context, settings, payload, store=store)
+        finally:
+            store.dispose()
     store.create_operations_tables()
     configured = channels(settings)
     if payload is not None:

@@ -37,18 +37,17 @@ def announce(context: Any) -> dict[str, Any]:
     if context["params"].get("dry_run"):
         raise AirflowSkipException("a dry run onboards nobody: no asset event")
     store = OperationsWarehouse(WAREHOUSE_CONN_ID, OnboardingSettings.load().table)
-    customers = [
-        {"customer_key": str(r["customer_key"]), "avepoint_customer_id": r["avepoint_customer_id"]}
-        for r in store.onboarded_by_run(run_id)
-    ]
+    try:
+        customers = [
+            {"customer_key": str(r["customer_key"]), "avepoint_customer_id": r["avepoint_customer_id"]}
+            for r in store.onboarded_by_run(run_id)
+        ]
+        counts = ordered_counts(store.status_counts(run_id)) if customers else {}
+    finally:
+        store.dispose()
     if not customers:
         raise AirflowSkipException(f"run {run_id} onboarded no customer: no event on {CUSTOMERS_ASSET_URI}")
-    extra = {
-        "run_id": run_id,
-        "counts": ordered_counts(store.status_counts(run_id)),
-        "onboarded": len(customers),
-        "customers": customers,
-    }
+    extra = {"run_id": run_id, "counts": counts, "onboarded": len(customers), "customers": customers}
     context["outlet_events"][CUSTOMERS_ASSET].extra = extra
     log.info("Announcing %d onboarded customer(s) on %s", len(customers), CUSTOMERS_ASSET_URI)
     return {"run_id": run_id, "onboarded": len(customers)}

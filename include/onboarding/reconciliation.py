@@ -134,14 +134,21 @@ def compare(
 
 def reconcile(context: Any) -> dict[str, Any]:
     """The DAG's ``reconcile_customers`` step: list, compare, settle, record; return counts."""
-    from avepoint_provider.hooks.avepoint import AvePointHook
     from include.onboarding.ops_store import OperationsWarehouse
 
     settings = OnboardingSettings.load()
     store = OperationsWarehouse(WAREHOUSE_CONN_ID, settings.table)
+    try:
+        return _reconcile(store, context["run_id"])
+    finally:
+        store.dispose()
+
+
+def _reconcile(store: Any, run_id: str) -> dict[str, Any]:
+    from avepoint_provider.hooks.avepoint import AvePointHook
+
     store.prepare()
     store.create_operations_tables()
-    run_id = context["run_id"]
     findings = store.drift_findings(run_id)
     if findings:
         # A retry of a run whose findings are committed: they stand (re-comparing now would not
