@@ -9,7 +9,8 @@ For the person who fixes them (``make report``)::
 The warehouse is the ``customer_warehouse`` connection (``AIRFLOW_CONN_CUSTOMER_WAREHOUSE`` or any
 Airflow secrets backend); ``--settings FILE`` reads connections and variables from an
 ``airflow_settings.yaml`` for those not set in the environment. The table is ``--table``, else
-the ``avepoint_onboarding`` Variable's, else ``customer_onboarding``.
+the one in the ``avepoint_onboarding`` Variable given as ``AIRFLOW_VAR_AVEPOINT_ONBOARDING`` (or by
+``--settings``), else ``customer_onboarding``: the report reads no Airflow metadata database.
 
 The columns are listed one by one in ``sql/common/report_rows.sql``: there is no password column,
 ever. The report does hold the customers' sign-in accounts (the person fixing a row needs them);
