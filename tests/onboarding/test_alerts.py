@@ -180,3 +180,34 @@ def test_a_slack_connection_that_does_not_exist_means_no_slack_alert(warehouse):
     assert channels(settings) == []
     assert deliver({"dag": SimpleNamespace(dag_id="d")}, settings, payload) == {"sent": 0, "failed": 0}
     assert OperationsWarehouse("customer_warehouse").alert_state("d", payload["run_id"]) == []
+
+
+# -- the durable marker ------------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_an_owed_alert_is_leased_by_one_sender_and_a_fresh_lease_is_never_taken_again(warehouse):
+    from datetime import timedelta
+
+    from include.onboarding.ops_store import OperationsWarehouse
+
+    store = OperationsWarehouse("customer_warehouse")
+    store.create_operations_tables()
+    store.owe_alert("d", "r1", ["email"], {"n": 1})
+    store.owe_alert("d", "r1", ["email"], {"n": 2})  # a retried finish: nothing changes
+    hour = timedelta(hours=1)
+
+    first = store.lease_alert("d", "r1", "email", stale_after=hour)
+    second = store.lease_alert("d", "r1", "email", stale_after=hour)
+
+    assert first is not None and first[1] == {"n": 1}
+    assert second is None  # held by the first sender (who may have sent it and died)
+    assert store.owed_alerts(stale_after=hour) == []
+    # Only once the lease is older than the stale timeout is the alert taken again.
+    assert [a["run_id"] for a in store.owed_alerts(stale_after=timedelta(0))] == ["r1"]
+    retaken = store.lease_alert("d", "r1", "email", stale_after=timedelta(0))
+    assert retaken is not None
+    store.mark_alert_sent("d", "r1", "email", retaken[0])
+    assert store.owed_alerts(stale_after=timedelta(0)) == []
+    [row] = store.alert_state("d", "r1")
+    assert (row["outcome"], row["attempts"]) == ("sent", 2)
