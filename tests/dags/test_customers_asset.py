@@ -122,3 +122,16 @@ def test_the_welcome_step_queues_each_onboarded_key_once_from_the_triggering_eve
         {"customer_key": "A", "avepoint_customer_id": "id-a", "onboarding_run_id": "r1"},
         {"customer_key": "B", "avepoint_customer_id": "id-b", "onboarding_run_id": "r1"},
     ]
+
+
+@pytest.mark.integration
+def test_a_manual_run_of_the_welcome_dag_queues_nothing_and_succeeds(dagbag):
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    run = dagbag.dags["avepoint_welcome_customers"].test()
+
+    assert run.state == "success"
+    with create_session() as session:
+        [xcom] = session.query(XComModel).filter_by(run_id=run.run_id, task_id="queue_welcome").all()
+        assert xcom.value in ([], "[]")
