@@ -17,7 +17,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: install test lint demo sandbox airflow bench dist clean
+.PHONY: install test lint demo sandbox airflow bench dist clean report
 
 # One pip run, so a dev tool that conflicts with a runtime pin fails the install instead of replacing
 # the pin. The provider is editable: Airflow registers the `avepoint` connection type from its entry point.
@@ -48,6 +48,11 @@ airflow: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench
+
+# The audit export of the rows needing a human (README), e.g.
+# make report REPORT_ARGS="--status failed --format json --output var/failed.json"
+report: $(INSTALLED)
+	@$(BIN)/python -m include.onboarding.report --settings airflow_settings.yaml $(REPORT_ARGS)
 
 # The provider wheel, and for MWAA plugins.zip with requirements-mwaa.txt (docs/DEPLOY.md).
 dist: $(INSTALLED)

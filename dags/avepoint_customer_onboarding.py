@@ -9,7 +9,9 @@ writes every outcome back to the table and to `customer_onboarding_events`.
 The run's summary lands in the `finish_run` log and in the run's note.
 
 **Tasks:** `prepare_table` (checks the table; creates it when missing) → `claim_customers` → `validate_customers` → `onboard_customer` (one per
-customer, labelled *key · organization*) → `finish_run` (always runs).
+customer, labelled *key · organization*) → `finish_run` (always runs; sends the run's alert, see
+the README) and, beside it, `announce_customers` (an event on the Asset `avepoint://elements/customers`
+when the run onboarded anyone, skipped otherwise).
 
 #### Params (Trigger → Run Parameters)
 | param | meaning |
@@ -50,6 +52,7 @@ import pendulum
 from airflow.sdk import Param, TriggerRule, dag, task
 
 from avepoint_provider.operators.onboard import AvePointOnboardCustomerOperator
+from include.onboarding.assets import CUSTOMERS_ASSET
 from include.onboarding.names import CLAIM_TASK_ID, POOL, PREPARE_TASK_ID, VALIDATE_TASK_ID
 from include.onboarding.store import WarehouseStore
 
@@ -134,7 +137,15 @@ def avepoint_customer_onboarding():
         pool=POOL,
         map_index_template="{{ task.customer_label }}",
     ).expand_kwargs(validated)
-    onboarded >> finish_run()
+
+    # -- the Asset event (include/onboarding/assets.py): beside finish_run, skipped if nobody was onboarded
+    @task(trigger_rule=TriggerRule.ALL_DONE, outlets=[CUSTOMERS_ASSET])
+    def announce_customers(**context) -> dict:
+        from include.onboarding.assets import announce
+
+        return announce(context)
+
+    onboarded >> [finish_run(), announce_customers()]
 
 
 avepoint_customer_onboarding()

@@ -182,3 +182,23 @@ def airflow_db():
 
     settings.reconfigure_orm()
     return home
+
+
+# -- alerts: a real SMTP server -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def smtp_server(monkeypatch):
+    """An aiosmtpd server on a free 127.0.0.1 port, ``smtp_default`` pointing at it; yields its inbox."""
+    from aiosmtpd.controller import Controller
+
+    from tests.support.smtp import Inbox, free_port, smtp_connection
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    set_connection(monkeypatch, "smtp_default", **smtp_connection(port))
+    inbox.port = port
+    yield inbox
+    controller.stop()

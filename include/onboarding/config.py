@@ -7,6 +7,7 @@ the pool are fixed by the contract.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import timedelta
 from typing import Any
@@ -17,6 +18,11 @@ VARIABLE = "avepoint_onboarding"
 AVEPOINT_CONN_ID = "avepoint_default"
 WAREHOUSE_CONN_ID = "customer_warehouse"
 AIRFLOW_API_CONN_ID = "airflow_api"
+SMTP_CONN_ID = "smtp_default"
+
+# What may set off an alert: the statuses needing a human, a run stopped on a configuration
+# error, and drift found by the reconciliation DAG. The default is all of them.
+ALERT_REASONS = ("invalid", "rejected", "conflict", "failed", "stopped", "drift")
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,9 @@ class OnboardingSettings:
     table: str = "customer_onboarding"
     max_attempts: int = 5
     claim_timeout_minutes: float = 60.0
+    alert_emails: tuple[str, ...] = ()
+    alert_slack_conn_id: str | None = None
+    alert_on: tuple[str, ...] = ALERT_REASONS
 
     @property
     def claim_timeout(self) -> timedelta:
@@ -52,7 +61,7 @@ class OnboardingSettings:
             raise ValueError(
                 f"Variable {VARIABLE!r}: max_attempts and claim_timeout_minutes must be positive"
             )
-        return settings
+        return _with_alert_settings(settings, raw)
 
     @classmethod
     def load(cls) -> OnboardingSettings:
@@ -60,3 +69,41 @@ class OnboardingSettings:
         from airflow.sdk import Variable
 
         return cls.from_mapping(Variable.get(VARIABLE, default=None, deserialize_json=True))
+
+
+# -- alert settings (include/onboarding/alerts.py) ---------------------------------------------------
+
+
+def _with_alert_settings(settings: OnboardingSettings, raw: dict[str, Any]) -> OnboardingSettings:
+    """Add the optional alert keys; a malformed one is a configuration error named in plain words."""
+    from dataclasses import replace
+
+    emails = _string_list(raw.get("alert_emails"), "alert_emails")
+    slack = raw.get("alert_slack_conn_id")
+    if slack is not None and (not isinstance(slack, str) or not slack.strip()):
+        raise ValueError(f"Variable {VARIABLE!r}: alert_slack_conn_id must be a connection id (text)")
+    alert_on = ALERT_REASONS if raw.get("alert_on") is None else _string_list(raw["alert_on"], "alert_on")
+    unknown = sorted(set(alert_on) - set(ALERT_REASONS))
+    if unknown:
+        raise ValueError(
+            f"Variable {VARIABLE!r}: alert_on has unknown value(s) {unknown}; known: {list(ALERT_REASONS)}"
+        )
+    if any("@" not in e for e in emails):
+        raise ValueError(f"Variable {VARIABLE!r}: every alert_emails entry must be an e-mail address")
+    return replace(
+        settings,
+        alert_emails=tuple(emails),
+        alert_slack_conn_id=slack.strip() if slack else None,
+        alert_on=tuple(alert_on),
+    )
+
+
+def _string_list(value: Any, name: str) -> list[str]:
+    """A list of non-blank strings; one string (comma-separated) is accepted too."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"Variable {VARIABLE!r}: {name} must be a list of strings")
+    return [v.strip() for v in value if v.strip()]

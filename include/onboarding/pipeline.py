@@ -186,6 +186,11 @@ def finish_run(context: Any) -> dict[str, Any]:
     summary.table_counts = store.status_counts()
 
     log.info("Run summary:\n%s", summary.render())
+    # -- alerts: this run's (at most one, durable), then those still owed; never raises ---------
+    from include.onboarding.alerts import alert_after_run
+
+    alert_after_run(context, settings, summary, claim_finished=bool(claim))
+    # ---------------------------------------------------------------------------------------------
     publish_note(context["dag"].dag_id, run_id, summary.note(), AIRFLOW_API_CONN_ID)
     if summary.stop_reason:
         raise AirflowFailException(

@@ -40,6 +40,22 @@ def test_dag_files_import_without_errors():
     assert len(DAG_IDS) == len(list(DAGS_FOLDER.glob("*.py")))
 
 
+def test_the_contract_dags_are_there_with_their_schedules():
+    assert DAG_IDS == [
+        "avepoint_customer_onboarding",
+        "avepoint_customer_reconciliation",
+        "avepoint_welcome_customers",
+    ]
+    assert DAGBAG.dags["avepoint_customer_onboarding"].schedule == "@hourly"
+    assert DAGBAG.dags["avepoint_customer_reconciliation"].schedule == "@daily"
+
+
+def test_reconciliation_never_onboards():
+    tasks = DAGBAG.dags["avepoint_customer_reconciliation"].tasks
+    assert sorted(t.task_id for t in tasks) == ["reconcile_customers", "send_alerts"]
+    assert not [t for t in tasks if "Onboard" in type(t).__name__]
+
+
 @pytest.mark.parametrize("dag_id", DAG_IDS)
 def test_dag_has_tags(dag_id):
     assert DAGBAG.dags[dag_id].tags, f"{dag_id} has no tags"

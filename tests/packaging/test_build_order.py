@@ -147,7 +147,11 @@ def test_the_dockerfile_install_adds_the_provider_and_changes_nothing_else(image
 
 def test_the_dag_folder_imports_without_errors(image):
     assert image["checked"]["import_errors"] == {}
-    assert image["checked"]["dag_ids"] == ["avepoint_customer_onboarding"]
+    assert image["checked"]["dag_ids"] == [
+        "avepoint_customer_onboarding",
+        "avepoint_customer_reconciliation",
+        "avepoint_welcome_customers",
+    ]
 
 
 def test_the_avepoint_connection_type_is_registered(image):

@@ -1,0 +1,207 @@
+"""Reconciliation against the sandbox: every kind of drift, settlement, retries, and 5,000 listed customers."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+
+from include.onboarding.reconciliation import PAGE_SIZE, compare
+from tests.support.rows import make_customer, run_sql
+
+pytestmark = pytest.mark.integration
+
+RUN_ID = "scheduled__2026-11-29T00:00:00+00:00"
+
+
+def listed(customer_id: str, account: str, organization: str = "Org") -> dict:
+    """A customer in the sandbox's seed format, with a fixed id."""
+    return {
+        "id": customer_id,
+        "registrationAccount": account,
+        "organizationName": organization,
+        "countryCode": "US",
+    }
+
+
+def set_row(
+    store, key: str, *, status: str, customer_id: str | None = None, password_null: bool = False
+) -> None:
+    run_sql(
+        store,
+        f"UPDATE {store.table} SET status = :status, avepoint_customer_id = :cid"
+        + (", password = NULL" if password_null else "")
+        + " WHERE customer_key = :key",
+        {"status": status, "cid": customer_id, "key": key},
+    )
+
+
+def drift(store, run_id: str = RUN_ID) -> list[tuple]:
+    return run_sql(
+        store,
+        f"SELECT kind, customer_key, avepoint_customer_id FROM {store.table_name.with_suffix('_drift').quoted} "
+        "WHERE run_id = :run_id ORDER BY kind, customer_key, avepoint_customer_id",
+        {"run_id": run_id},
+    )
+
+
+@pytest.fixture
+def drifted(sandbox, warehouse):
+    """A warehouse and a sandbox that disagree in every way reconciliation knows."""
+    rows = {
+        "ON-OK": ("onboarded", "id-ok"),
+        "ON-GONE": ("onboarded", "id-gone"),
+        "ON-MOVED": ("onboarded", "id-moved"),
+        "CONF": ("conflict", None),
+        "RETRY": ("retry", None),
+        "BUSY": ("in_progress", None),
+        "PEND": ("pending", None),
+        "DUP": ("retry", None),
+    }
+    customers = [make_customer(k) for k in rows]
+    customers[-1]["registration_account"] = "ON-OK@customers.example"  # DUP shares ON-OK's account
+    warehouse.add_customers(customers)
+    for key, (status, customer_id) in rows.items():
+        set_row(warehouse, key, status=status, customer_id=customer_id, password_null=status == "onboarded")
+    sandbox.seed(
+        customers=[
+            listed("id-ok", "on-ok@customers.example"),
+            listed("id-moved", "someone-else@customers.example"),
+            listed("id-conf", "CONF@customers.example"),
+            listed("id-retry", "retry@customers.example"),
+            listed("id-busy", "busy@customers.example"),
+            listed("id-stranger", "stranger@elsewhere.example", "Stranger Ltd"),
+        ]
+    )
+    return warehouse
+
+
+def test_every_kind_of_drift_is_recorded_once_with_keys_and_ids(drifted, sandbox):
+    from include.onboarding.reconciliation import reconcile
+
+    result = reconcile({"run_id": RUN_ID})
+
+    assert drift(drifted) == [
+        ("account_mismatch", "ON-MOVED", "id-moved"),
+        ("duplicate_account", "DUP", "id-ok"),
+        ("missing_in_avepoint", "ON-GONE", "id-gone"),
+        ("settled", "CONF", "id-conf"),
+        ("settled", "RETRY", "id-retry"),
+        ("unknown_customer", None, "id-stranger"),
+    ]
+    assert result["counts"] == {
+        "missing_in_avepoint": 1,
+        "account_mismatch": 1,
+        "unknown_customer": 1,
+        "duplicate_account": 1,
+        "settled": 2,
+    }
+
+
+def test_conflict_and_retry_rows_that_avepoint_lists_are_settled_as_onboarded(drifted, sandbox):
+    from include.onboarding.reconciliation import reconcile
+
+    reconcile({"run_id": RUN_ID})
+
+    table = {r["customer_key"]: r for r in drifted.rows(["CONF", "RETRY", "BUSY", "DUP", "PEND"])}
+    assert {k: (r["status"], r["avepoint_customer_id"]) for k, r in table.items()} == {
+        "CONF": ("onboarded", "id-conf"),
+        "RETRY": ("onboarded", "id-retry"),
+        "BUSY": ("in_progress", None),  # held by a run: never touched
+        "DUP": ("retry", None),
+        "PEND": ("pending", None),
+    }
+    profiles = drifted.password_profiles(["CONF", "RETRY", "BUSY"])
+    assert {k: p["password_missing"] for k, p in profiles.items()} == {"CONF": 1, "RETRY": 1, "BUSY": 0}
+    events = run_sql(
+        drifted,
+        f"SELECT customer_key, outcome, message FROM {drifted.events_table} WHERE run_id = :run_id ORDER BY customer_key",
+        {"run_id": RUN_ID},
+    )
+    assert [(k, o) for k, o, _ in events] == [("CONF", "reconciled"), ("RETRY", "reconciled")]
+    assert "an earlier attempt created it (was conflict)" in events[0][2]
+
+
+def test_reconciliation_never_posts_and_its_details_hold_no_email_address(drifted, sandbox):
+    from include.onboarding.reconciliation import reconcile
+
+    reconcile({"run_id": RUN_ID})
+
+    inspect = sandbox.inspect()
+    assert inspect["requests"]["onboard"] == 0
+    assert inspect["requests"]["list"] == 1
+    details = run_sql(drifted, f"SELECT detail FROM {drifted.table_name.with_suffix('_drift').quoted}")
+    assert details and not [d for (d,) in details if "@" in d]
+
+
+def test_a_retried_reconciliation_keeps_its_findings_and_does_not_list_again(drifted, sandbox):
+    from include.onboarding.reconciliation import reconcile
+
+    first = reconcile({"run_id": RUN_ID})
+    second = reconcile({"run_id": RUN_ID})
+
+    assert second == first
+    assert len(drift(drifted)) == 6
+    assert sandbox.inspect()["requests"]["list"] == 1
+
+
+def test_a_settlement_skips_a_row_claimed_since_the_comparison(drifted):
+    from include.onboarding.ops_store import OperationsWarehouse
+
+    store = OperationsWarehouse("customer_warehouse")
+    store.create_operations_tables()
+    comparison = compare(
+        store.reconciliation_rows(), [{"id": "id-conf", "ownerEmail": "conf@customers.example"}], RUN_ID
+    )
+    set_row(drifted, "CONF", status="in_progress")  # a run claimed it in between
+
+    settled = store.record_reconciliation(RUN_ID, comparison.findings, comparison.settlements)
+
+    assert settled == []
+    assert drifted.rows(["CONF"])[0]["status"] == "in_progress"
+    assert [k for k, _, _ in drift(drifted)] == [
+        "missing_in_avepoint",
+        "missing_in_avepoint",
+        "missing_in_avepoint",
+    ]
+
+
+@pytest.mark.parametrize("warehouse", ["sqlite"], indirect=True)
+def test_five_thousand_listed_customers_take_one_list_request_per_page_of_100(sandbox, warehouse):
+    from include.onboarding.reconciliation import reconcile
+
+    total = 5000
+    seed = [listed(f"id-{i:05d}", f"c{i:05d}@bulk.example", f"Bulk {i}") for i in range(total)]
+    started = time.monotonic()
+    assert sandbox.seed(customers=seed)["seeded"] == total
+    seeding = time.monotonic() - started
+    run_sql(warehouse, "SELECT 1")  # the engine exists before the bulk insert below
+    with warehouse.engine.begin() as connection:
+        from sqlalchemy import text
+
+        connection.execute(
+            text(
+                f"INSERT INTO {warehouse.table} (customer_key, first_name, last_name, organization_name, "
+                "registration_account, country_code, data_center, status, avepoint_customer_id, attempts, "
+                "requested_at) VALUES (:key, 'A', 'B', :org, :account, 'US', :dc, 'onboarded', :cid, 1, :at)"
+            ),
+            [
+                {
+                    "key": f"K{i:05d}",
+                    "org": f"Bulk {i}",
+                    "account": f"C{i:05d}@bulk.example",
+                    "dc": "e44bb3ed-f1d8-4055-8c77-c8fd8cd63409",
+                    "cid": f"id-{i:05d}",
+                    "at": "2026-11-01 00:00:00+00:00",
+                }
+                for i in range(total)
+            ],
+        )
+
+    result = reconcile({"run_id": RUN_ID})
+
+    assert result["findings"] == 0
+    # Pages of 100; the last page is full, and the paging stops on totalCount, without an empty page.
+    assert sandbox.inspect()["requests"]["list"] == math.ceil(total / PAGE_SIZE) == 50
+    assert seeding < 30, f"seeding 5,000 customers took {seeding:.1f} s"
