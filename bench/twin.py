@@ -28,7 +28,7 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import BaseOperator, Param, TriggerRule, dag, task
+from airflow.sdk import Asset, BaseOperator, Param, TriggerRule, dag, task
 
 POOL = "avepoint_api"
 RETRY_DELAY = timedelta(seconds=float(os.environ.get("AVEPOINT_ONBOARDING_RETRY_DELAY_SECONDS", "60")))
@@ -86,13 +86,18 @@ def avepoint_customer_onboarding_noop():
 
     claimed = claim_customers()
     prepare_table() >> claimed
+    @task(trigger_rule=TriggerRule.ALL_DONE, outlets=[Asset("noop://avepoint/customers")],
+          multiple_outputs=False)
+    def announce_customers(**context) -> dict:
+        return {{"onboarded": 0}}
+
     validated = validate_customers(claimed)
     onboarded = NoopOnboardCustomerOperator.partial(
         task_id="onboard_customer",
         pool=POOL,
         map_index_template="{{{{ task.customer_label }}}}",
     ).expand_kwargs(validated)
-    onboarded >> finish_run()
+    onboarded >> [finish_run(), announce_customers()]
 
 
 avepoint_customer_onboarding_noop()

@@ -128,6 +128,13 @@ def avepoint_customer_onboarding():
 
         return pipeline.finish_run(context)
 
+    # The Asset event for downstream DAGs: skipped (no event) when nobody was onboarded.
+    @task(trigger_rule=TriggerRule.ALL_DONE, outlets=[CUSTOMERS_ASSET], multiple_outputs=False)
+    def announce_customers(**context) -> dict:
+        from include.onboarding.assets import announce
+
+        return announce(context)
+
     claimed = claim_customers()
     prepare_table() >> claimed
     validated = validate_customers(claimed)
@@ -137,14 +144,6 @@ def avepoint_customer_onboarding():
         pool=POOL,
         map_index_template="{{ task.customer_label }}",
     ).expand_kwargs(validated)
-
-    # -- the Asset event (include/onboarding/assets.py): beside finish_run, skipped if nobody was onboarded
-    @task(trigger_rule=TriggerRule.ALL_DONE, outlets=[CUSTOMERS_ASSET])
-    def announce_customers(**context) -> dict:
-        from include.onboarding.assets import announce
-
-        return announce(context)
-
     onboarded >> [finish_run(), announce_customers()]
 
 

@@ -52,13 +52,13 @@ RETRY_DELAY = timedelta(seconds=float(os.environ.get("AVEPOINT_ONBOARDING_RETRY_
     },
 )
 def avepoint_customer_reconciliation():
-    @task(pool=POOL)
+    @task(pool=POOL, multiple_outputs=False)
     def reconcile_customers(**context) -> dict:
         from include.onboarding.reconciliation import reconcile
 
         return reconcile(context)
 
-    @task
+    @task(multiple_outputs=False)
     def send_alerts(result: dict, **context) -> dict:
         from include.onboarding.reconciliation import finish
 

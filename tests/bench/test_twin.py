@@ -25,6 +25,7 @@ def shape(dag: Any) -> dict[str, Any]:
                 "pool": task.pool,
                 "mapped": type(task).__name__ == "MappedOperator",
                 "map_index_template": getattr(task, "map_index_template", None),
+                "outlets": len(task.outlets or []),
             }
             for task in dag.tasks
         },
