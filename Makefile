@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 INSTALLED := $(VENV)/.installed
 SANDBOX_PORT ?= 8765
+AIRFLOW_PORT ?= 8080
 
 # Local runs keep everything inside the repo (git-ignored var/).
 export PYTHONPATH := $(CURDIR)
@@ -15,7 +16,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: install test lint demo sandbox airflow bench clean
+.PHONY: install test lint demo sandbox airflow cluster bench clean
 
 $(INSTALLED): requirements.txt provider/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +40,11 @@ sandbox: $(INSTALLED)
 	$(BIN)/python -m avepoint_sandbox --host 127.0.0.1 --port $(SANDBOX_PORT) --state-file var/sandbox-state.json
 
 airflow: $(INSTALLED)
-	$(BIN)/python -m include.local_airflow --sandbox-port $(SANDBOX_PORT)
+	$(BIN)/python -m include.local_airflow --sandbox-port $(SANDBOX_PORT) --api-port $(AIRFLOW_PORT)
+
+# The same project on a CeleryExecutor cluster (PostgreSQL metadata, Redis broker, two workers).
+cluster: $(INSTALLED)
+	$(BIN)/python -m include.local_cluster --sandbox-port $(SANDBOX_PORT) --api-port $(AIRFLOW_PORT)
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench

@@ -71,9 +71,7 @@ def main() -> int:
     from avepoint_sandbox import SandboxConfig, SandboxServer
 
     LOG.parent.mkdir(parents=True, exist_ok=True)
-    logging.getLogger("avepoint_sandbox").setLevel(
-        logging.WARNING
-    )  # one line per request is noise here
+    logging.getLogger("avepoint_sandbox").setLevel(logging.WARNING)  # one line per request is noise here
     config = SandboxConfig(port=0, seed=sandbox_seed(), state_file=VAR / "demo" / "sandbox-state.json")
     with SandboxServer(config) as sandbox:
         env = _airflow_env(sandbox.url)
