@@ -9,38 +9,20 @@ left to take. Run it alone with ``pytest -m celery``.
 
 from __future__ import annotations
 
-import os
-import random
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from tests.deployment.conftest import CLAIM_TIMEOUT_MINUTES, DAG_ID, ROOT, Stack, customer, deployment_stack
+from tests.support.deployment import require_redis
 
 pytestmark = [pytest.mark.celery, pytest.mark.deployment, pytest.mark.postgres]
 
-REDIS = "redis://127.0.0.1:6379"
 CUSTOMERS = 200
 # A dead worker's running tasks are failed (and retried elsewhere) once they miss heartbeats this long.
 HEARTBEAT_TIMEOUT_SECONDS = 30
 UNFINISHED = {"pending", "retry", "in_progress"}
-
-
-def require_redis() -> str:
-    """A Redis database of this test's own (a random one of 1-15, flushed at start by the deployment);
-    skipped without Redis, except under CI=true where it must run.
-    """
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS, socket_timeout=3).ping()
-    except redis.RedisError as exc:
-        reason = f"Redis is not reachable at {REDIS}: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true requires Redis. {reason}")
-        pytest.skip(reason)
-    return f"{REDIS}/{random.randint(1, 15)}"
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,8 @@ import uuid
 
 import pytest
 
-from tests.deployment.test_celery import require_redis
 from tests.support import local_run
-from tests.support.deployment import free_port
+from tests.support.deployment import free_port, require_redis
 from tests.support.postgres import require_postgres
 
 pytestmark = [pytest.mark.celery, pytest.mark.deployment, pytest.mark.postgres]

@@ -2,8 +2,8 @@
 
 API server, scheduler (LocalExecutor) and dag-processor run as separate processes, each in its own
 process group, against a PostgreSQL metadata database; with ``executor="CeleryExecutor"`` a Redis
-broker and Celery workers join them (``workers``), each a process group of its own too; connections and variables come from
-``AIRFLOW_CONN_*``/``AIRFLOW_VAR_*``. Tests drive it as an operator would: the REST API and the
+broker and Celery workers (``workers``) join them, each a process group of its own too. Connections
+and variables come from ``AIRFLOW_CONN_*``/``AIRFLOW_VAR_*``. Tests drive it as an operator would: the REST API and the
 ``airflow`` CLI. :meth:`Deployment.stop` kills every process group, even after a failure.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -24,7 +25,13 @@ from urllib.parse import quote
 
 import requests
 
-from include.local_cluster import celery_environment, flush_broker, shared_secrets, worker_arguments
+from include.local_cluster import (
+    HEALTH_NAMES,
+    celery_environment,
+    flush_broker,
+    shared_secrets,
+    worker_arguments,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -38,6 +45,23 @@ def components_healthy(api_url: str, components: tuple[str, ...]) -> bool:
     except (requests.RequestException, ValueError):
         return False
     return all(health.get(c, {}).get("status") == "healthy" for c in components)
+
+
+def require_redis(server: str = "redis://127.0.0.1:6379") -> str:
+    """A Redis database of the caller's own, one of 1-15 at random (a Celery deployment flushes it at
+    start); skipped without Redis, except under CI=true where the test must run.
+    """
+    import pytest
+    import redis
+
+    try:
+        redis.Redis.from_url(server, socket_timeout=3).ping()
+    except redis.RedisError as exc:
+        reason = f"Redis is not reachable at {server}: {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true requires Redis. {reason}")
+        pytest.skip(reason)
+    return f"{server}/{random.randint(1, 15)}"
 
 
 def worker_hostname() -> str:
@@ -265,9 +289,8 @@ class Deployment(AirflowRestClient):
                 raise RuntimeError(
                     f"{name} exited with {process.returncode}; see {self.home}/logs/{name}.log"
                 )
-        reporting = {"scheduler": "scheduler", "dag-processor": "dag_processor", "triggerer": "triggerer"}
         return components_healthy(
-            self.api_url, ("metadatabase", *(reporting[c] for c in self.components if c in reporting))
+            self.api_url, ("metadatabase", *(HEALTH_NAMES[c] for c in self.components if c in HEALTH_NAMES))
         )
 
     # -- driving it -------------------------------------------------------------------------------
