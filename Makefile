@@ -7,6 +7,7 @@ INSTALLED := $(VENV)/.installed
 SANDBOX_PORT ?= 8765
 # Airflow itself is pinned here, not in requirements.txt (Astro refuses that file with an Airflow pin).
 AIRFLOW_VERSION := 3.3.2
+AIRFLOW_PORT ?= 8080
 
 # Local runs keep everything inside the repo (git-ignored var/).
 export PYTHONPATH := $(CURDIR)
@@ -17,7 +18,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: install test lint demo sandbox airflow bench dist clean report
+.PHONY: install test lint demo sandbox airflow cluster bench dist clean report
 
 # One pip run, so a dev tool that conflicts with a runtime pin fails the install instead of replacing
 # the pin. The provider is editable: Airflow registers the `avepoint` connection type from its entry point.
@@ -44,7 +45,11 @@ sandbox: $(INSTALLED)
 	$(BIN)/python -m avepoint_sandbox --host 127.0.0.1 --port $(SANDBOX_PORT) --state-file var/sandbox-state.json
 
 airflow: $(INSTALLED)
-	$(BIN)/python -m include.local_airflow --sandbox-port $(SANDBOX_PORT)
+	$(BIN)/python -m include.local_airflow --sandbox-port $(SANDBOX_PORT) --api-port $(AIRFLOW_PORT)
+
+# The same project on a CeleryExecutor cluster (PostgreSQL metadata, Redis broker, two workers).
+cluster: $(INSTALLED)
+	$(BIN)/python -m include.local_cluster --sandbox-port $(SANDBOX_PORT) --api-port $(AIRFLOW_PORT)
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench

@@ -26,7 +26,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 from bench.common import Result, machine  # noqa: E402
 
 RESULTS_FILE = ROOT / "bench" / "RESULTS.md"
-SCENARIOS = (1, 2, 3, 4, 5, 6, 7)
+SCENARIOS = (1, 2, 3, 4, 5, 6, 7, 8)
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,20 @@ def plan(
             )
 
         steps.append(("3-4 scheduler", scheduler))
+    if 8 in only:
+
+        def celery() -> list[Result]:
+            from bench import scheduler
+
+            return scheduler.run(
+                customers=sizes.customers,
+                repeat=repeat,
+                enforce=enforce,
+                warmup=sizes.warmup_customers,
+                scenarios=frozenset({8}),
+            )
+
+        steps.append(("8 celery", celery))
     return steps
 
 
@@ -192,7 +206,7 @@ def render(
         "| machine | |",
         "| --- | --- |",
         *(f"| {key} | {value} |" for key, value in info.items()),
-        f"| repetitions | {repeat} for the scheduler runs (3, 4); parse time {max(repeat, sizes.parse_repeat)}, "
+        f"| repetitions | {repeat} for the scheduler runs (3, 4, 8); parse time {max(repeat, sizes.parse_repeat)}, "
         f"validation {max(repeat, sizes.validation_repeat)}, hook {max(repeat, sizes.hook_repeat)}, "
         f"claim {max(repeat, sizes.claim_repeat)} |",
         f"| wall time | {minutes:.1f} min |",

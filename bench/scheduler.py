@@ -1,4 +1,4 @@
-"""Scenarios 3 and 4: draining a backlog through a real scheduler, against a no-op twin.
+"""Scenarios 3, 4 and 8: draining a backlog through a real scheduler, against a no-op twin.
 
 One deployment (``tests.support.deployment``: API server, scheduler with LocalExecutor and
 dag-processor, PostgreSQL metadata) parses a temporary DAG folder holding the real DAG file and
@@ -7,7 +7,9 @@ machine. The real DAG onboards freshly loaded customers from a PostgreSQL wareho
 sandbox (its own process); the twin maps the same number of tasks through the same pool and does
 nothing. A run's time is the API's ``end_date - queued_at`` (trigger to finished, server clock),
 so the polling interval does not blur it. Each repetition runs both DAGs, alternating who goes
-first; the first run of each DAG (a few customers) is an untimed warm-up.
+first; the first run of each DAG (a few customers) is an untimed warm-up. Scenario 8 is scenario 3
+on a CeleryExecutor cluster instead (the same deployment with a Redis broker, a triggerer and two
+Celery workers of 4 slots each), in a deployment of its own.
 """
 
 from __future__ import annotations
@@ -37,6 +39,14 @@ POOL = "avepoint_api"
 TERMINAL_STATES = ("success", "failed")
 STARTING_POOL = 4
 DRAIN_TARGET = 1.25
+CELERY = 8
+# Scenario 8's cluster: a random Redis database of 1-15 (flushed at start) keeps it apart from others'.
+CELERY_DEPLOYMENT = {
+    "executor": "CeleryExecutor",
+    "components": ("api-server", "scheduler", "dag-processor", "triggerer"),
+    "workers": ("w1", "w2"),
+    "worker_concurrency": 4,
+}
 LATENCY_TARGET = 1.15
 
 
@@ -177,13 +187,21 @@ def run(
     warmup: int = 3,
     scenarios: frozenset[int] = frozenset({3, 4}),
 ) -> list[Result]:
-    """Scenarios 3 (pool 4, 0 ms) and 4 (pool 8, 250 ms) in one deployment; ``scenarios`` picks."""
+    """Scenarios 3 (pool 4, 0 ms) and 4 (pool 8, 250 ms) in one deployment; ``scenarios`` picks.
+    Scenario 8 (pool 4, 0 ms on the Celery cluster) needs a deployment of its own: ask for it alone.
+    """
+    import random
+
     from include.onboarding.warehouse import CustomerWarehouse
     from tests.support.deployment import Deployment
     from tests.support.postgres import fresh_postgres_database, postgres_connection
 
+    celery = CELERY in scenarios
+    if celery and len(scenarios) > 1:
+        raise ValueError("scenario 8 runs on a deployment of its own; ask for it alone")
+    deployment = CELERY_DEPLOYMENT | {"broker_url": f"redis://127.0.0.1:6379/{random.randint(1, 15)}"}
     server = postgres_server()
-    home = VAR / "deployment"
+    home = VAR / ("deployment-celery" if celery else "deployment")
     dags = VAR / "deployment-dags"
     for folder in (home, dags):
         shutil.rmtree(folder, ignore_errors=True)
@@ -208,6 +226,7 @@ def run(
             dags_folder=dags,
             # An empty PYTHONDONTWRITEBYTECODE lets Python cache bytecode, as on a real scheduler.
             extra_env={"AVEPOINT_ONBOARDING_RETRY_DELAY_SECONDS": "5", "PYTHONDONTWRITEBYTECODE": ""},
+            **(deployment if celery else {}),
         )
         airflow.connections["airflow_api"] = {"conn_type": "http", "host": airflow.api_url}
         os.environ["AIRFLOW_CONN_CUSTOMER_WAREHOUSE"] = json.dumps(warehouse_conn)
@@ -223,7 +242,7 @@ def run(
                 bench.run_dag(dag_id, warmup, timeout=300)
             drains = {
                 number: bench.drain(pool=pool, latency_ms=latency, customers=customers, repeat=repeat)
-                for number, pool, latency in ((3, 4, 0), (4, 8, 250))
+                for number, pool, latency in ((3, 4, 0), (4, 8, 250), (CELERY, 4, 0))
                 if number in scenarios
             }
             per_task = {
@@ -254,10 +273,11 @@ def run(
                 "PostgreSQL driver, common-sql and requests, three warehouse transactions, token and POST); "
                 f"the twin's spends {per_task[number].get(TWIN_DAG_ID) or 0:.0f} ms"
             )
-        if number == 3:
+        if number in (3, CELERY):
+            executor = "CeleryExecutor, 2 workers x 4 slots, Redis broker" if celery else "LocalExecutor"
             result = Result(
-                3,
-                "backlog through the real scheduler (LocalExecutor, PostgreSQL metadata), pool 4, sandbox 0 ms",
+                number,
+                f"backlog through the real scheduler ({executor}, PostgreSQL metadata), pool 4, sandbox 0 ms",
                 f"{customers} customers",
                 median(drain.project),
                 median(drain.baseline),

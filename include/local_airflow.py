@@ -3,8 +3,8 @@
 It starts the AvePoint sandbox (unless one already listens on the port), prepares the
 metadata database, loads ``airflow_settings.yaml`` (connections, pools, variables),
 creates the warehouse tables with the demo customers as pending rows, then runs
-``airflow standalone`` at http://127.0.0.1:8080 with every local user an admin. Ctrl-C
-stops Airflow and the sandbox.
+``airflow standalone`` at http://127.0.0.1:8080 with every local user an admin. Ctrl-C,
+SIGTERM or SIGHUP (a closed terminal) stops Airflow and the sandbox.
 """
 
 from __future__ import annotations
@@ -69,9 +69,17 @@ def port_in_use(port: int) -> bool:
 
 
 def start_sandbox(port: int, state_file: Path) -> subprocess.Popen | None:
-    """The sandbox in the background, remembering its customers in ``state_file``."""
+    """The sandbox in the background, remembering its customers in ``state_file``, seeded as for
+    ``make demo`` (one customer already ours, one account of another partner), so the demo customers
+    end in the same statuses in the UI as in the demo. Seeding twice changes nothing.
+    """
+    from avepoint_sandbox import SandboxControl
+    from include.demo.customers import sandbox_seed
+
+    control = SandboxControl(f"http://127.0.0.1:{port}")
     if port_in_use(port):
         print(f"A sandbox (or something else) already listens on port {port}; using it.")
+        control.seed(**sandbox_seed())
         return None
     process = subprocess.Popen(
         [
@@ -88,9 +96,12 @@ def start_sandbox(port: int, state_file: Path) -> subprocess.Popen | None:
         stdout=subprocess.DEVNULL,
         start_new_session=True,
     )
-    from avepoint_sandbox import SandboxControl
-
-    SandboxControl(f"http://127.0.0.1:{port}").wait_until_up(timeout=20)
+    try:
+        control.wait_until_up(timeout=20)
+        control.seed(**sandbox_seed())
+    except BaseException:
+        stop_process_group(process, timeout=5)
+        raise
     return process
 
 
@@ -157,27 +168,61 @@ def stop_process_group(process: subprocess.Popen, timeout: float = 60) -> None:
     process.wait()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+def interrupt_on_stop_signals() -> None:
+    """Make SIGTERM and SIGHUP raise KeyboardInterrupt, as Ctrl-C does, so ``finally`` blocks stop the
+    process groups this process started: by default they kill only this process, and Airflow's
+    components, in groups of their own, would run on. Once stopping, further signals are ignored so
+    they cannot cut the cleanup short.
+    """
+    stop_signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def interrupt(signum: int, frame: object) -> None:
+        for sig in stop_signals:
+            signal.signal(sig, signal.SIG_IGN)
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for sig in stop_signals:
+        signal.signal(sig, interrupt)
+
+
+def argument_parser(description: str) -> argparse.ArgumentParser:
+    """The options ``make airflow`` and ``make cluster`` share."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--sandbox-port", type=int, default=8765)
     parser.add_argument("--api-port", type=int, default=8080)
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        help="keep the sandbox's customers and the SQLite warehouse here instead of var/ "
+        "(AIRFLOW_HOME comes from the environment)",
+    )
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = argument_parser(__doc__).parse_args(argv)
+    interrupt_on_stop_signals()
+    state = args.state_dir or ROOT / "var"
     env = airflow_environment(args.api_port)
     Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
-    sandbox = start_sandbox(args.sandbox_port, ROOT / "var" / "sandbox-state.json")
+    sandbox = standalone = None
     try:
-        prepare(local_settings(args.sandbox_port, args.api_port), env)
+        sandbox = start_sandbox(args.sandbox_port, state / "sandbox-state.json")
+        warehouse = args.state_dir / "warehouse.db" if args.state_dir else None
+        prepare(local_settings(args.sandbox_port, args.api_port, warehouse), env)
         print(
-            f"Airflow UI: http://127.0.0.1:{args.api_port} (no login). Ctrl-C stops Airflow and the sandbox."
+            f"Airflow UI: http://127.0.0.1:{args.api_port} (no login). "
+            "Ctrl-C (or SIGTERM/SIGHUP) stops Airflow and the sandbox.",
+            flush=True,
         )
         standalone = start_standalone(env)
-        try:
-            return standalone.wait()
-        except KeyboardInterrupt:
-            stop_process_group(standalone)
-            return 0
+        return standalone.wait()
+    except KeyboardInterrupt:
+        return 0
     finally:
+        # The group outlives its leader: standalone's components run on after it exits.
+        if standalone is not None:
+            stop_process_group(standalone)
         if sandbox is not None:
             stop_process_group(sandbox, timeout=10)
 

@@ -5,12 +5,15 @@ sandbox as AvePoint with certificate auth. One per session; torn down even when 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,8 +83,18 @@ def customer(key: str, **changes) -> dict:
 
 @pytest.fixture(scope="session")
 def stack(rsa_private_pem, rsa_public_pem):
+    with deployment_stack(ROOT / "var" / "deployment-test", rsa_private_pem, rsa_public_pem) as built:
+        yield built
+
+
+@contextlib.contextmanager
+def deployment_stack(
+    home: Path, rsa_private_pem: str, rsa_public_pem: str, **deployment: Any
+) -> Iterator[Stack]:
+    """The stack with its Airflow in ``home``; ``deployment`` adds :class:`Deployment` options
+    (e.g. the CeleryExecutor and its workers).
+    """
     server_url = require_postgres()
-    home = ROOT / "var" / "deployment-test"
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     sandbox = SandboxServer(
@@ -116,7 +129,9 @@ def stack(rsa_private_pem, rsa_public_pem):
                 "customer_warehouse": warehouse_conn | {"host": "127.0.0.1", "port": proxy.port},
             },
             variables={"avepoint_onboarding": {"claim_timeout_minutes": CLAIM_TIMEOUT_MINUTES}},
-            extra_env={"AVEPOINT_ONBOARDING_RETRY_DELAY_SECONDS": str(RETRY_DELAY_SECONDS)},
+            extra_env={"AVEPOINT_ONBOARDING_RETRY_DELAY_SECONDS": str(RETRY_DELAY_SECONDS)}
+            | deployment.pop("extra_env", {}),
+            **deployment,
         )
         airflow.connections["airflow_api"] = {"conn_type": "http", "host": airflow.api_url}
         # The test process reaches the warehouse directly, never through the proxy.

@@ -1,8 +1,9 @@
 """A real Airflow 3 deployment on this machine, for the deployment tests and the benchmarks.
 
 API server, scheduler (LocalExecutor) and dag-processor run as separate processes, each in its own
-process group, against a PostgreSQL metadata database; connections and variables come from
-``AIRFLOW_CONN_*``/``AIRFLOW_VAR_*``. Tests drive it as an operator would: the REST API and the
+process group, against a PostgreSQL metadata database; with ``executor="CeleryExecutor"`` a Redis
+broker and Celery workers (``workers``) join them, each a process group of its own too. Connections
+and variables come from ``AIRFLOW_CONN_*``/``AIRFLOW_VAR_*``. Tests drive it as an operator would: the REST API and the
 ``airflow`` CLI. :meth:`Deployment.stop` kills every process group, even after a failure.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
+import random
 import signal
 import socket
 import subprocess
@@ -23,6 +24,14 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+
+from include.local_cluster import (
+    HEALTH_NAMES,
+    celery_environment,
+    flush_broker,
+    shared_secrets,
+    worker_arguments,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -36,6 +45,30 @@ def components_healthy(api_url: str, components: tuple[str, ...]) -> bool:
     except (requests.RequestException, ValueError):
         return False
     return all(health.get(c, {}).get("status") == "healthy" for c in components)
+
+
+def require_redis(server: str = "redis://127.0.0.1:6379") -> str:
+    """A Redis database of the caller's own, one of 1-15 at random (a Celery deployment flushes it at
+    start); skipped without Redis, except under CI=true where the test must run.
+    """
+    import pytest
+    import redis
+
+    try:
+        redis.Redis.from_url(server, socket_timeout=3).ping()
+    except redis.RedisError as exc:
+        reason = f"Redis is not reachable at {server}: {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true requires Redis. {reason}")
+        pytest.skip(reason)
+    return f"{server}/{random.randint(1, 15)}"
+
+
+def worker_hostname() -> str:
+    """``[core] hostname_callable`` of the test's Celery workers: the worker's Celery name (``w1@host``),
+    so the task instances' ``hostname`` tells which worker ran them (both share the machine's name).
+    """
+    return os.environ["AVEPOINT_WORKER_HOSTNAME"]
 
 
 def free_port() -> int:
@@ -117,6 +150,15 @@ class Deployment(AirflowRestClient):
     # The benchmarks point this at a temporary folder holding the DAG file and its no-op twin.
     dags_folder: Path = ROOT / "dags"
     api_port: int = field(default_factory=free_port)
+    # Free log server ports, so deployments, `make airflow` and other engineers' tests can run side by side.
+    worker_log_port: int = field(default_factory=free_port)
+    trigger_log_port: int = field(default_factory=free_port)
+    components: tuple[str, ...] = ("api-server", "scheduler", "dag-processor")
+    executor: str = "LocalExecutor"
+    # CeleryExecutor only: the Redis broker (flushed at start), worker names and task slots per worker.
+    broker_url: str | None = None
+    workers: tuple[str, ...] = ()
+    worker_concurrency: int = 4
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
@@ -133,7 +175,7 @@ class Deployment(AirflowRestClient):
         env |= {
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_url,
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": self.executor,
             "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
@@ -144,7 +186,8 @@ class Deployment(AirflowRestClient):
             "AIRFLOW__API__PORT": str(self.api_port),
             "AIRFLOW__API__BASE_URL": self.api_url,
             "AIRFLOW__API__WORKERS": "1",
-            "AIRFLOW__API_AUTH__JWT_SECRET": self._jwt_secret,
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.worker_log_port),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.trigger_log_port),
             # Runs start only when a test (or backfill) asks: no surprise scheduled run mid-test.
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
@@ -152,19 +195,19 @@ class Deployment(AirflowRestClient):
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             "GX_ANALYTICS_ENABLED": "False",
         }
+        env |= shared_secrets(self.home)
+        if self.executor == "CeleryExecutor":
+            env |= celery_environment(
+                broker_url=str(self.broker_url),
+                metadata_url=self.metadata_url,
+                concurrency=self.worker_concurrency,
+            )
         env |= {f"AIRFLOW_CONN_{cid.upper()}": json.dumps(fields) for cid, fields in self.connections.items()}
         env |= {
             f"AIRFLOW_VAR_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
             for name, value in self.variables.items()
         }
         return env | self.extra_env
-
-    @property
-    def _jwt_secret(self) -> str:
-        secret_file = self.home / ".jwt_secret"
-        if not secret_file.exists():
-            secret_file.write_text(secrets.token_urlsafe(32))
-        return secret_file.read_text()
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -174,21 +217,60 @@ class Deployment(AirflowRestClient):
         self.airflow("db", "migrate", timeout=300)
         for name, slots in self.pools.items():
             self.airflow("pools", "set", name, str(slots), f"{name} (test deployment)")
-        for component in ("api-server", "scheduler", "dag-processor"):
+        if self.broker_url:
+            flush_broker(self.broker_url)
+        for component in self.components:
             self.start_component(component)
+        for name in self.workers:
+            self.start_worker(name)
         self.wait_until(self._healthy, timeout, "the deployment to become healthy")
         return self
 
-    def start_component(self, component: str) -> None:
-        log = (self.home / "logs" / f"{component}.log").open("ab")
-        self.processes[component] = subprocess.Popen(
-            [str(BIN / "airflow"), component],
-            env=self.env,
+    def start_component(
+        self, component: str, *args: str, name: str | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        """``airflow <component> <args>`` as process ``name`` (default: the component), logging to
+        ``logs/<name>.log``; ``env`` adds to the deployment's environment.
+        """
+        name = name or component
+        log = (self.home / "logs" / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(
+            [str(BIN / "airflow"), component, *args],
+            env=self.env | (env or {}),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             cwd=self.home,
         )
+
+    def start_worker(self, name: str) -> None:
+        """Celery worker ``name@<host>`` as process ``worker-<name>``, with a log server port of its own
+        (two workers on one host cannot share one) and its name as its task instances' hostname.
+        """
+        self.start_component(
+            *worker_arguments(name, self.worker_concurrency),
+            name=f"worker-{name}",
+            env={
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+                "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{__name__}.worker_hostname",
+                "AVEPOINT_WORKER_HOSTNAME": f"{name}@{socket.gethostname()}",
+            },
+        )
+
+    def kill(self, name: str) -> None:
+        """SIGKILL process ``name``, its group and every descendant, as a machine dying would: Airflow
+        starts each task process in a session of its own, so the group alone is not all of it. The
+        group is stopped first so that nothing forks between listing the descendants and the kill.
+        """
+        import psutil
+
+        process = self.processes[name]
+        _kill_group(process, signal.SIGSTOP)
+        descendants = psutil.Process(process.pid).children(recursive=True)
+        _kill_group(process, signal.SIGKILL)
+        for child in descendants:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
 
     def stop(self) -> None:
         """Kill every component's process group (their workers and task processes with them)."""
@@ -207,7 +289,9 @@ class Deployment(AirflowRestClient):
                 raise RuntimeError(
                     f"{name} exited with {process.returncode}; see {self.home}/logs/{name}.log"
                 )
-        return components_healthy(self.api_url, ("metadatabase", "scheduler", "dag_processor"))
+        return components_healthy(
+            self.api_url, ("metadatabase", *(HEALTH_NAMES[c] for c in self.components if c in HEALTH_NAMES))
+        )
 
     # -- driving it -------------------------------------------------------------------------------
 
