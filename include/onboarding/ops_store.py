@@ -3,8 +3,8 @@
 :class:`OperationsWarehouse` is the :class:`~include.onboarding.warehouse.CustomerWarehouse` with
 two more tables, ``<table>_alerts`` and ``<table>_drift``, and the queries that alerts,
 reconciliation and the audit report run. Its SQL lives in ``sql/`` like the warehouse's, one file
-per method, bound parameters only; the Jinja identifiers ``alerts_table`` and ``drift_table`` are
-added here, so the warehouse module itself stays as it is.
+per method, bound parameters only (the warehouse renders the identifiers ``alerts_table`` and
+``drift_table`` for every statement).
 
 Why a table for alerts: "one alert per run" must survive a retried or re-run finish step and a
 mail server that is down, so the marker lives where the rows' statuses live, in the same
@@ -17,26 +17,11 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
-from functools import lru_cache
 from typing import Any
 
 from include.onboarding.status import Status
-from include.onboarding.warehouse import SQL_DIR, CustomerWarehouse, _utcnow
+from include.onboarding.warehouse import CustomerWarehouse, _utcnow
 
-# Statements whose text needs the operations tables' names; every other name is the warehouse's.
-OPERATIONS_STATEMENTS = frozenset(
-    {
-        "create_operations_tables",
-        "owe_alert",
-        "owed_alerts",
-        "lease_alert",
-        "mark_alert_sent",
-        "release_alert",
-        "alert_state",
-        "record_drift",
-        "drift_findings",
-    }
-)
 # Reconciliation may settle a row in these statuses as onboarded (never one in_progress).
 SETTLEABLE = (Status.CONFLICT, Status.RETRY)
 EVENT_RECONCILED = "reconciled"
@@ -44,24 +29,6 @@ EVENT_RECONCILED = "reconciled"
 
 class OperationsWarehouse(CustomerWarehouse):
     """The customer warehouse plus its alerts and drift tables (created on first use)."""
-
-    @property
-    def alerts_table(self) -> str:
-        return self.table_name.with_suffix("_alerts").quoted
-
-    @property
-    def drift_table(self) -> str:
-        return self.table_name.with_suffix("_drift").quoted
-
-    def render(self, name: str) -> str:
-        if name not in OPERATIONS_STATEMENTS:
-            return super().render(name)
-        return _template(self.dialect, name).render(
-            table=self.table,
-            alerts_table=self.alerts_table,
-            drift_table=self.drift_table,
-            index_name=self.table_name.index_name,
-        )
 
     def create_operations_tables(self) -> None:
         """Create the alerts and drift tables if missing (cheap when they exist)."""
@@ -214,16 +181,3 @@ class OperationsWarehouse(CustomerWarehouse):
         """The last ``per_row`` events of each row in ``statuses``, newest first."""
         with self.transaction() as tx:
             return tx.run("report_events", statuses=[str(s) for s in statuses], per_row=int(per_row))
-
-
-@lru_cache(maxsize=32)
-def _template(dialect: str, name: str) -> Any:
-    import jinja2
-
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([SQL_DIR / dialect, SQL_DIR / "common"]),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-    )
-    return environment.get_template(f"{name}.sql")

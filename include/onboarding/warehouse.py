@@ -255,6 +255,9 @@ class CustomerWarehouse:
         return _template(self.dialect, name).render(
             table=self.table,
             events_table=self.events_table,
+            # The operations tables beside it (include/onboarding/ops_store.py).
+            alerts_table=self.table_name.with_suffix("_alerts").quoted,
+            drift_table=self.table_name.with_suffix("_drift").quoted,
             index_name=self.table_name.index_name,
             types=COLUMN_TYPES[self.dialect],
             pending=Status.PENDING.value,
