@@ -674,22 +674,34 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# The ISO-8601 spellings a loader may use that SQLite's date functions do not read: a date, "T" or a
+# blank, a time, and a zone written as Z, UTC, GMT, +HH, +HHMM or +HH:MM (with or without a blank
+# before it). Nothing looser: a date parser that reads "next tuesday" or "27/11/2026" would guess.
+_ISO_TIMESTAMP = re.compile(
+    r"(?P<local>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)"
+    r" ?(?P<zone>Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?",
+    re.ASCII,
+)
+
+
 def _parse_timestamp(value: Any) -> datetime | None:
-    """An ISO-8601-like timestamp in any common spelling, as aware UTC; None if unreadable."""
+    """An ISO-8601 timestamp in one of :data:`_ISO_TIMESTAMP`'s spellings, as aware UTC; None otherwise.
+
+    A timestamp without a zone is UTC, as the contract's naive columns are.
+    """
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if not isinstance(value, str) or isinstance(value, Undecodable) or not value.strip():
+    if not isinstance(value, str) or isinstance(value, Undecodable):
         return None
-    from dateutil import parser
-
+    match = _ISO_TIMESTAMP.fullmatch(value.strip())
+    if match is None:
+        return None
+    zone = match["zone"] or "+00:00"
     try:
-        parsed = parser.isoparse(value.strip())
-    except ValueError:
-        try:
-            parsed = parser.parse(value.strip())
-        except (ValueError, OverflowError):
-            return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        parsed = datetime.fromisoformat(match["local"] + ("+00:00" if zone in ("Z", "UTC", "GMT") else zone))
+    except ValueError:  # month 13, hour 25, ...
+        return None
+    return parsed.astimezone(UTC)
 
 
 def _expanding(params: Mapping[str, Any]) -> Iterator[str]:

@@ -281,3 +281,39 @@ def test_a_claim_beside_an_uncommitted_claim_takes_other_rows(warehouse):
             ).scalar()
             == 4
         )
+
+
+# -- SQLite: requested_at in other spellings ------------------------------------------------------
+
+
+def _set_requested_at(store: CustomerWarehouse, key: str, value: str) -> None:
+    run_sql(
+        store, f"UPDATE {store.table} SET requested_at = :v WHERE customer_key = :k", {"v": value, "k": key}
+    )
+
+
+@pytest.mark.parametrize("warehouse", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("spelling", ["2026-11-27T08:00:00+0000", "2026-11-27 08:00:00 UTC"])
+def test_sqlite_requested_at_in_other_iso_spellings_is_claimed_by_a_run_ending_after_it(warehouse, spelling):
+    """SQLite's date functions read neither "+0000" nor " UTC": such a row must still be claimed."""
+    load(warehouse, "A")
+    _set_requested_at(warehouse, "A", spelling)
+    at = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+    assert claim(warehouse, run_id="ends-at-it", end=at) == []
+    assert claim(warehouse, run_id="ends-after-it", end=at + timedelta(seconds=1)) == ["A"]
+
+
+@pytest.mark.parametrize("warehouse", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    "unreadable",
+    ["next tuesday", "2026-13-45", "Nov 27 2026 8am", "27/11/2026 08:00", "2026-11-27 25:00:00+00:00"],
+)
+def test_sqlite_unreadable_requested_at_becomes_invalid_naming_the_column(warehouse, unreadable):
+    """A value that is not an ISO-8601 date and time is invalid with a reason, not left waiting forever."""
+    load(warehouse, "A", "OK")
+    _set_requested_at(warehouse, "A", unreadable)
+    assert claim(warehouse, end=datetime(2100, 1, 1, tzinfo=UTC)) == ["OK"]
+    state = warehouse.row_state("A")
+    assert state["status"] == "invalid"
+    assert state["status_reason"].startswith("requested_at is not a date and time this pipeline can read")
+    assert unreadable not in state["status_reason"]
