@@ -214,7 +214,13 @@ def _label(row: dict[str, Any]) -> str:
 
 
 def _brief(row: dict[str, Any]) -> dict[str, Any]:
-    return {"customer_key": str(row["customer_key"]), "organization_name": row.get("organization_name")}
+    from include.onboarding.warehouse import display_text
+
+    # An invalid row's name may hold a NUL, which XCom on PostgreSQL cannot store: shown escaped.
+    return {
+        "customer_key": str(row["customer_key"]),
+        "organization_name": display_text(row.get("organization_name")),
+    }
 
 
 def _preview(row: dict[str, Any]) -> dict[str, Any]:

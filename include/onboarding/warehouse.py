@@ -352,10 +352,31 @@ class CustomerWarehouse:
         than ``claim_timeout``), ``requested_at < interval_end``, oldest first, at most
         ``limit``.
         """
+        params = self._claim_params(run_id, interval_end, limit, claim_timeout, keys)
         with self.transaction() as tx:
             self._settle_unreadable_requested_at(tx, run_id)
-            rows = tx.run("claim", **self._claim_params(run_id, interval_end, limit, claim_timeout, keys))
-        return [str(r["customer_key"]) for r in rows]
+            rows = tx.run("claim", **params)
+            usable = [r for r in rows if key_problem(r["customer_key"]) is None]
+            for row in rows:
+                problem = key_problem(row["customer_key"])
+                if problem is not None:
+                    # Bound as its stored bytes when it is not UTF-8 (SQLite's claim returns them).
+                    key = (
+                        row["raw_key"]
+                        if isinstance(row["customer_key"], Undecodable)
+                        else row["customer_key"]
+                    )
+                    tx.run(
+                        "mark_invalid",
+                        key=key,
+                        run_id=run_id,
+                        reason=problem,
+                        undo_attempts=0,
+                        now=params["now"],
+                    )
+                    self._event(tx, key, run_id, None, None, Status.INVALID, problem, now=params["now"])
+        _log_unusable_keys(len(rows) - len(usable), "set invalid")
+        return [str(r["customer_key"]) for r in usable]
 
     def preview_claim(
         self,
@@ -371,7 +392,9 @@ class CustomerWarehouse:
             rows = tx.run(
                 "preview_claim", **self._claim_params(run_id, interval_end, limit, claim_timeout, keys)
             )
-        return [str(r["customer_key"]) for r in rows]
+        usable = [str(r["customer_key"]) for r in rows if key_problem(r["customer_key"]) is None]
+        _log_unusable_keys(len(rows) - len(usable), "a real run sets them invalid")
+        return usable
 
     def _claim_params(
         self, run_id: str, interval_end: datetime, limit: int, claim_timeout: timedelta, keys: Sequence[str]
@@ -620,7 +643,16 @@ class CustomerWarehouse:
     def needing_human(self, run_id: str, limit: int = 200) -> list[dict[str, Any]]:
         """Rows ``run_id`` left ``invalid``, ``rejected``, ``conflict`` or ``failed``."""
         with self.transaction() as tx:
-            return tx.run("needing_human", run_id=run_id, limit=limit)
+            rows = tx.run("needing_human", run_id=run_id, limit=limit)
+        # These go into the run's note and XCom: keys and names as a person can read them.
+        return [
+            row
+            | {
+                "customer_key": display_text(row["customer_key"]),
+                "organization_name": display_text(row["organization_name"]),
+            }
+            for row in rows
+        ]
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -662,6 +694,40 @@ def undecodable_reason(columns: Sequence[str]) -> str:
         f"{', '.join(columns)} {'is' if len(columns) == 1 else 'are'} not valid UTF-8 text "
         "(re-import the data as UTF-8; the value is not shown)"
     )
+
+
+def key_problem(key: Any) -> str | None:
+    """Why a claimed row's key must not be passed on (into XCom, logs, task labels), or None.
+
+    XCom on PostgreSQL is JSON, which cannot hold a NUL, and a control or invisible character
+    in a key would hide in every log and label that shows it.
+    """
+    from include.onboarding.rules import control_chars_message, has_control_chars
+
+    if isinstance(key, Undecodable):
+        return undecodable_reason(["customer_key"])
+    if has_control_chars(str(key)):
+        return control_chars_message("customer_key")
+    return None
+
+
+def display_text(value: Any) -> Any:
+    """A key or name as it may be shown: invisible characters escaped, undecodable bytes never decoded."""
+    from include.onboarding.rules import printable
+
+    if isinstance(value, Undecodable):
+        return "(not valid UTF-8)"
+    return printable(value) if isinstance(value, str) else value
+
+
+def _log_unusable_keys(count: int, what: str) -> None:
+    if count:
+        log.warning(
+            "%d row(s) have a customer_key with control or invisible characters or not valid UTF-8; "
+            "their keys are never passed on (%s)",
+            count,
+            what,
+        )
 
 
 def _stop_message(tx: _Transaction, run_id: str) -> str | None:

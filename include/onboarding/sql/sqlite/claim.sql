@@ -20,4 +20,5 @@ WHERE customer_key IN (
     ORDER BY julianday(requested_at), customer_key
     LIMIT :limit
 )
-RETURNING customer_key
+-- raw_key: the key's stored bytes, to address a row whose key is not UTF-8 (never decoded).
+RETURNING customer_key, CAST(customer_key AS BLOB) AS raw_key
