@@ -51,6 +51,7 @@ def control_chars_regex() -> str:
                 ranges.append([code, code])
     return "[" + "".join(rf"\U{a:08x}" + (rf"-\U{b:08x}" if b > a else "") for a, b in ranges) + "]"
 
+
 # Blanks before or after text (an all-blank value is reported as blank instead).
 EDGE_SPACES_REGEX = r"^\s+\S|\S\s+$"
 BLANK_REGEX = r"^\s*$"
@@ -179,9 +180,7 @@ def printable(text: str) -> str:
     For showing a value such as a key in a log, a run note or XCom (a NUL cannot be stored in
     PostgreSQL's JSON): what a person sees is then exactly what is in the table, and nothing hides.
     """
-    return "".join(
-        f"\\u{ord(c):04x}" if unicodedata.category(c) in INVISIBLE_CATEGORIES else c for c in text
-    )
+    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in INVISIBLE_CATEGORIES else c for c in text)
 
 
 def derived_values(row: Mapping[str, Any], password: Mapping[str, Any] | None) -> dict[str, Any]:
