@@ -207,3 +207,86 @@ def test_no_secret_reaches_the_logs_or_xcom(run_dag, sandbox, warehouse, capfd):
     assert leaked == [], "secrets in the task logs"
     values = "\n".join(xcom_values(run.run_id))
     assert [s for s in secrets if s in values] == []
+
+
+@pytest.mark.parametrize("warehouse", ["sqlite"], indirect=True)  # the count is in SQL common to both
+def test_a_retried_finish_still_fails_the_run_whose_rows_it_recovered(
+    run_dag, sandbox, warehouse, monkeypatch
+):
+    """finish_run's first try recovers a row and then fails; its retry recovers nothing new but fails the run."""
+    from avepoint_provider.hooks.avepoint import AvePointHook
+    from include.onboarding import run_note
+
+    real_onboard, real_publish = AvePointHook.onboard_customer, run_note.publish_note
+    publications: list[str] = []
+
+    def crash_for_ok_2(self, customer, **kwargs):
+        if customer.registration_account.startswith("ok-2"):
+            raise RuntimeError("worker crashed mid-call")
+        return real_onboard(self, customer, **kwargs)
+
+    def publish_fails_once(dag_id, run_id, note, conn_id):
+        publications.append(run_id)
+        if len(publications) == 1:
+            raise RuntimeError("the API server went away")
+        return real_publish(dag_id, run_id, note, conn_id)
+
+    monkeypatch.setattr(AvePointHook, "onboard_customer", crash_for_ok_2)
+    monkeypatch.setattr(run_note, "publish_note", publish_fails_once)
+    warehouse.add_customers(MIX[:2])
+
+    run = run_dag()
+
+    assert len(publications) == 2, "finish_run should have been tried twice"
+    assert run.state == "failed"
+    assert rows(warehouse)["OK-2"]["status"] == "retry"
+    finish = {k: v for k, v in task_states(run.run_id).items() if k[0] == "finish_run"}
+    assert [state for state, _ in finish.values()] == ["failed"]
+
+
+UNDECODABLE_PASSWORD = (
+    b"Geheimes-Pa\xdfw\xf6rt-1"  # Windows-1252 text, as the sqlite3 CLI's .import stores it
+)
+UNDECODABLE_NAME = b"Jos\xe9"
+
+
+@pytest.mark.parametrize("warehouse", ["sqlite"], indirect=True)
+def test_text_that_is_not_utf8_makes_its_row_invalid_and_the_others_go_on(run_dag, sandbox, warehouse, capfd):
+    """A Windows-1252 CSV imported into SQLite as is: the row is invalid naming the column, never its value."""
+    from tests.support.rows import run_sql
+
+    warehouse.add_customers(MIX[:2] + [customer("BAD-PW"), customer("BAD-FN")])
+    for key, column, value in (
+        ("BAD-PW", "password", UNDECODABLE_PASSWORD),
+        ("BAD-FN", "first_name", UNDECODABLE_NAME),
+    ):
+        run_sql(warehouse, f"UPDATE {warehouse.table} SET {column} = CAST(:v AS TEXT) WHERE customer_key = :k",
+                {"v": value, "k": key})  # fmt: skip
+
+    run = run_dag()
+
+    assert run.state == "success"
+    table = {r["customer_key"]: r for r in warehouse.rows(["OK-1", "OK-2", "BAD-PW", "BAD-FN"])}
+    assert {k: r["status"] for k, r in table.items()} == {
+        "OK-1": "onboarded",
+        "OK-2": "onboarded",
+        "BAD-PW": "invalid",
+        "BAD-FN": "invalid",
+    }
+    not_utf8 = "is not valid UTF-8 text (re-import the data as UTF-8; the value is not shown)"
+    assert table["BAD-PW"]["status_reason"] == f"password {not_utf8}"
+    assert table["BAD-FN"]["status_reason"] == f"first_name {not_utf8}"
+    assert table["BAD-PW"]["attempts"] == 0  # counted, then taken back: nothing was sent
+    assert set(sandbox.inspect()["posts_per_account"]) == {"ok-1@customers.example", "ok-2@customers.example"}
+
+    output = "\n".join(capfd.readouterr())
+    assert "Customer OK-1 (Org OK-1): attempt 1 of 5" in output  # the logs were captured
+    for text in (UNDECODABLE_PASSWORD, UNDECODABLE_NAME):
+        for spelling in (
+            text.decode("cp1252"),
+            text.decode("utf-8", "replace"),
+            repr(text)[2:-1],
+            text.hex(),
+        ):
+            assert spelling not in output
+    assert "Geheimes" not in output and "Jos" not in output
