@@ -251,7 +251,9 @@ UNDECODABLE_NAME = b"Jos\xe9"
 
 
 @pytest.mark.parametrize("warehouse", ["sqlite"], indirect=True)
-def test_text_that_is_not_utf8_makes_its_row_invalid_and_the_others_go_on(run_dag, sandbox, warehouse, capfd):
+def test_text_that_is_not_utf8_makes_its_row_invalid_and_the_others_go_on(
+    run_dag, sandbox, warehouse, capfd, caplog
+):
     """A Windows-1252 CSV imported into SQLite as is: the row is invalid naming the column, never its value."""
     from tests.support.rows import run_sql
 
@@ -279,8 +281,10 @@ def test_text_that_is_not_utf8_makes_its_row_invalid_and_the_others_go_on(run_da
     assert table["BAD-PW"]["attempts"] == 0  # counted, then taken back: nothing was sent
     assert set(sandbox.inspect()["posts_per_account"]) == {"ok-1@customers.example", "ok-2@customers.example"}
 
-    output = "\n".join(capfd.readouterr())
+    # dag.test() prints the task runner's lines; the project's modules log through logging (caplog).
+    output = "\n".join(capfd.readouterr()) + "\n" + caplog.text
     assert "Customer OK-1 (Org OK-1): attempt 1 of 5" in output  # the logs were captured
+    assert "Customer BAD-FN is invalid: first_name is not valid UTF-8 text" in output
     for text in (UNDECODABLE_PASSWORD, UNDECODABLE_NAME):
         for spelling in (
             text.decode("cp1252"),
@@ -290,3 +294,104 @@ def test_text_that_is_not_utf8_makes_its_row_invalid_and_the_others_go_on(run_da
         ):
             assert spelling not in output
     assert "Geheimes" not in output and "Jos" not in output
+
+
+# -- a user's own table on PostgreSQL ------------------------------------------------------------------
+
+
+@pytest.fixture
+def user_database(postgres_db, monkeypatch):
+    """A fresh PostgreSQL warehouse whose timezone is far from UTC, configured to crm.customer_onboarding."""
+    import psycopg
+
+    from tests.support.postgres import postgres_connection
+
+    with psycopg.connect(postgres_db, autocommit=True) as conn:
+        # A naive timestamp read in this zone would be 13 hours off: the pipeline must read UTC.
+        conn.execute(f"ALTER DATABASE \"{postgres_db.rsplit('/', 1)[1]}\" SET timezone TO 'Pacific/Auckland'")
+    set_connection(monkeypatch, "customer_warehouse", **postgres_connection(postgres_db))
+    monkeypatch.setenv("AIRFLOW_VAR_AVEPOINT_ONBOARDING", json.dumps({"table": "crm.customer_onboarding"}))
+    return postgres_db
+
+
+def user_rows(url: str) -> dict[str, dict]:
+    import psycopg
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        return {r["customer_key"]: r for r in conn.execute("SELECT * FROM crm.customer_onboarding")}
+
+
+@pytest.mark.postgres
+def test_a_users_own_table_in_its_own_types_is_onboarded(dag, airflow_db, sandbox, user_database, caplog):
+    """jsonb tags, uuid data center, char(2) country, naive timestamps, no previous_status column."""
+    from tests.support.user_table import create_user_table, insert_user_rows
+
+    create_user_table(user_database)
+    utc_now = datetime.now(UTC).replace(tzinfo=None)
+    insert_user_rows(
+        user_database,
+        [
+            make_customer("U-OK-1", tags=["vip", "eu"], management_mode=True, requested_at=utc_now - timedelta(minutes=5)),
+            make_customer("U-OK-2", telephone_number="+1 206 555 0101", requested_at=utc_now - timedelta(minutes=5)),
+            make_customer("U-BAD", country_code="us", tags={"vip": True}, requested_at=utc_now - timedelta(minutes=5)),
+            # Half an hour from now in UTC: not this run's (read in Auckland time it would be 12.5 hours ago).
+            make_customer("U-LATER", requested_at=utc_now + timedelta(minutes=30)),
+        ],
+    )  # fmt: skip
+
+    run = dag.test(run_conf={"dry_run": False, "max_customers": 500, "customer_keys": []})
+
+    assert run.state == "success"
+    table = user_rows(user_database)
+    assert {k: r["status"] for k, r in table.items()} == {
+        "U-OK-1": "onboarded",
+        "U-OK-2": "onboarded",
+        "U-BAD": "invalid",
+        "U-LATER": "pending",
+    }
+    assert table["U-BAD"]["status_reason"] == (
+        "country_code is not one of the 249 two-letter country codes AvePoint accepts (capital letters, e.g. US); "
+        "tags is not a JSON array of strings"
+    )
+    created = {c["ownerEmail"]: c for c in sandbox.inspect()["customers"]}
+    for key in ("U-OK-1", "U-OK-2"):
+        row = table[key]
+        assert row["avepoint_customer_id"] == created[f"{key.lower()}@customers.example"]["id"]
+        assert row["password"] is None and row["previous_status"] == "pending"
+        # Naive timestamps hold UTC, whatever the database's own zone.
+        assert abs(row["claimed_at"] - datetime.now(UTC).replace(tzinfo=None)) < timedelta(minutes=10)
+    assert created["u-ok-1@customers.example"]["tags"] == ["vip", "eu"]
+    assert created["u-ok-1@customers.example"]["managementMode"] == 1
+    # The project's modules log through logging (caplog); dag.test() prints the task runner's own lines.
+    assert 'Adding the project\'s column previous_status to "crm"."customer_onboarding"' in caplog.text
+
+
+@pytest.mark.postgres
+def test_a_users_table_without_a_contract_column_stops_before_claiming(
+    dag, airflow_db, sandbox, user_database, capfd
+):
+    from tests.support.user_table import create_user_table, insert_user_rows
+
+    create_user_table(user_database, without=("api_status", "claimed_at"))
+    insert_user_rows(user_database, [make_customer("U-1", requested_at=datetime(2026, 1, 1))])
+
+    run = dag.test(run_conf={"dry_run": False, "max_customers": 500, "customer_keys": []})
+
+    assert run.state == "failed"
+    prepare = {
+        k: v for k, v in task_states(run.run_id).items() if k[0] in ("prepare_table", "claim_customers")
+    }
+    assert {task: state for (task, _), (state, _) in prepare.items()} == {
+        "prepare_table": "failed",
+        "claim_customers": "upstream_failed",
+    }
+    output = "\n".join(capfd.readouterr())
+    assert (
+        'table "crm"."customer_onboarding" lacks the contract\'s column(s) api_status, claimed_at; nothing was claimed. '
+        'Add them, e.g.: ALTER TABLE "crm"."customer_onboarding" ADD COLUMN api_status INTEGER; '
+        'ALTER TABLE "crm"."customer_onboarding" ADD COLUMN claimed_at TIMESTAMPTZ'
+    ) in output
+    row = user_rows(user_database)["U-1"]
+    assert (row["status"], row["claimed_by"], row["attempts"]) == ("pending", None, 0)
+    assert sandbox.inspect()["requests"] == {"token": 0, "onboard": 0, "list": 0}
