@@ -73,6 +73,33 @@ class TableNotReady(Exception):
     """The configured table lacks contract columns; the message names them and the DDL to run."""
 
 
+class WarehouseError(Exception):
+    """A statement failed. The message names the statement and what the database said was broken
+    (error type, SQLSTATE, table, column, constraint), never a row value: a driver's own message may
+    quote the failing row (PostgreSQL's "Failing row contains (...)", password included) and
+    SQLAlchemy's adds the bound parameters."""
+
+
+def _warehouse_error(name: str, error: Exception) -> WarehouseError:
+    driver = getattr(error, "orig", None) or error
+    details = [type(driver).__name__]
+    diag = getattr(driver, "diag", None)
+    if diag is not None:  # psycopg: the structured fields, not the message text
+        details += [f"SQLSTATE {driver.sqlstate}"] if getattr(driver, "sqlstate", None) else []
+        details += [
+            f"{label} {value}"
+            for label, value in (
+                ("table", diag.table_name),
+                ("column", diag.column_name),
+                ("constraint", diag.constraint_name),
+            )
+            if value
+        ]
+    else:  # sqlite3 names the constraint and column, and quotes text only when decoding it
+        details.append(str(driver).split(" with text ")[0])
+    return WarehouseError(f"warehouse statement {name} failed: {', '.join(details)}")
+
+
 class Undecodable(str):
     """A SQLite text value that is not valid UTF-8 (e.g. a Windows-1252 CSV imported as is).
 
@@ -148,8 +175,13 @@ class _Transaction:
 
     def run(self, name: str, **params: Any) -> list[dict[str, Any]]:
         values = _STATUS_PARAMS | params
+        from sqlalchemy.exc import DBAPIError
+
         statement = self._warehouse.statement(name, tuple(sorted(_expanding(values))))
-        result = self.connection.execute(statement, values)
+        try:
+            result = self.connection.execute(statement, values)
+        except DBAPIError as exc:
+            raise _warehouse_error(name, exc) from None
         self.rowcount = result.rowcount
         return [_plain_row(row) for row in result.mappings()] if result.returns_rows else []
 

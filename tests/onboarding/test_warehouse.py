@@ -392,3 +392,15 @@ def test_sqlite_text_that_is_not_utf8_is_never_decoded(warehouse):
         state["status_reason"]
         == "password is not valid UTF-8 text (re-import the data as UTF-8; the value is not shown)"
     )
+
+
+def test_a_failing_statement_quotes_no_row_value(warehouse):
+    """A driver error may quote the row (PostgreSQL's "Failing row contains (...)", SQLAlchemy's
+    [parameters: ...]): what the warehouse raises names the statement and the broken rule only."""
+    with pytest.raises(Exception) as raised:  # noqa: PT011 - which type is asserted last
+        warehouse.add_customers([make_customer("NULLNAME", first_name=None, password="Leaky-Secret-Pw-1")])
+    message = str(raised.value)
+    assert "Leaky-Secret-Pw-1" not in message and "NULLNAME" not in message
+    assert "add_customers" in message and "first_name" in message
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+    assert type(raised.value).__name__ == "WarehouseError"
