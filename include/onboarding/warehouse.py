@@ -174,9 +174,9 @@ class _Transaction:
         self.rowcount = 0
 
     def run(self, name: str, **params: Any) -> list[dict[str, Any]]:
-        values = _STATUS_PARAMS | params
         from sqlalchemy.exc import DBAPIError
 
+        values = _STATUS_PARAMS | params
         statement = self._warehouse.statement(name, tuple(sorted(_expanding(values))))
         try:
             result = self.connection.execute(statement, values)
@@ -382,33 +382,26 @@ class CustomerWarehouse:
 
         Selection: ``pending``/``retry`` or a stale ``in_progress`` (no heartbeat for longer
         than ``claim_timeout``), ``requested_at < interval_end``, oldest first, at most
-        ``limit``.
+        ``limit``. A taken row whose key cannot be passed on (see :func:`key_problem`) is set
+        ``invalid`` in the same transaction and left out of the returned keys.
         """
         params = self._claim_params(run_id, interval_end, limit, claim_timeout, keys)
         with self.transaction() as tx:
             self._settle_unreadable_requested_at(tx, run_id)
             rows = tx.run("claim", **params)
-            usable = [r for r in rows if key_problem(r["customer_key"]) is None]
+            usable: list[str] = []
             for row in rows:
                 problem = key_problem(row["customer_key"])
-                if problem is not None:
-                    # Bound as its stored bytes when it is not UTF-8 (SQLite's claim returns them).
-                    key = (
-                        row["raw_key"]
-                        if isinstance(row["customer_key"], Undecodable)
-                        else row["customer_key"]
-                    )
-                    tx.run(
-                        "mark_invalid",
-                        key=key,
-                        run_id=run_id,
-                        reason=problem,
-                        undo_attempts=0,
-                        now=params["now"],
-                    )
-                    self._event(tx, key, run_id, None, None, Status.INVALID, problem, now=params["now"])
+                if problem is None:
+                    usable.append(str(row["customer_key"]))
+                    continue
+                # A key that is not UTF-8 is addressed by its stored bytes (SQLite's claim returns them).
+                key = row["raw_key"] if isinstance(row["customer_key"], Undecodable) else row["customer_key"]
+                now = params["now"]
+                tx.run("mark_invalid", key=key, run_id=run_id, reason=problem, undo_attempts=0, now=now)
+                self._event(tx, key, run_id, None, None, Status.INVALID, problem, now=now)
         _log_unusable_keys(len(rows) - len(usable), "set invalid")
-        return [str(r["customer_key"]) for r in usable]
+        return usable
 
     def preview_claim(
         self,
