@@ -38,18 +38,28 @@ INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 
 @cache
 def control_chars_regex() -> str:
-    """A regex character class of every code point in :data:`INVISIBLE_CATEGORIES`, as ranges.
+    """A regex matching any character of :data:`INVISIBLE_CATEGORIES`.
 
-    Built on first use (about half a second: every code point's category), not at import.
+    Built on first use from every code point's category (a few tenths of a second), not at import.
+    Two classes: Python's regex engine looks a character up in a class of code points below
+    U+10000 in constant time but scans a class reaching beyond it range by range, so the class of
+    the supplementary planes is only tried (behind a cheap lookahead) on such a character.
     """
+    bad = [unicodedata.category(c) in INVISIBLE_CATEGORIES for c in map(chr, range(sys.maxunicode + 1))]
     ranges: list[list[int]] = []
-    for code in range(sys.maxunicode + 1):
-        if unicodedata.category(chr(code)) in INVISIBLE_CATEGORIES:
+    for code, is_bad in enumerate(bad):
+        if is_bad:
             if ranges and ranges[-1][1] == code - 1:
                 ranges[-1][1] = code
             else:
                 ranges.append([code, code])
-    return "[" + "".join(rf"\U{a:08x}" + (rf"-\U{b:08x}" if b > a else "") for a, b in ranges) + "]"
+
+    def char_class(part: list[list[int]]) -> str:
+        return "[" + "".join(rf"\U{a:08x}" + (rf"-\U{b:08x}" if b > a else "") for a, b in part) + "]"
+
+    split = next(i for i, (first, _) in enumerate(ranges) if first > 0xFFFF)
+    # No range straddles U+FFFF/U+10000: U+FFFF is a noncharacter (Cn), U+10000 a letter.
+    return char_class(ranges[:split]) + r"|(?=[\U00010000-\U0010ffff])" + char_class(ranges[split:])
 
 
 # Blanks before or after text (an all-blank value is reported as blank instead).

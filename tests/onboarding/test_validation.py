@@ -160,3 +160,20 @@ def test_a_customer_key_with_control_characters_is_invalid(bad):
     ]
     result = validate_rows(rows, {bad: PASSWORD_OK, "fine": PASSWORD_OK}, data_center_family="commercial")
     assert result == {bad: [f"customer_key {CONTROL}"]}
+
+
+def test_the_control_character_regex_matches_exactly_the_invisible_categories():
+    """Every code point: the regex Great Expectations runs agrees with unicodedata's category."""
+    import re
+    import sys
+    import unicodedata
+
+    from include.onboarding.rules import INVISIBLE_CATEGORIES, control_chars_regex
+
+    search = re.compile(control_chars_regex()).search
+    disagree = [
+        code
+        for code in range(sys.maxunicode + 1)
+        if (unicodedata.category(chr(code)) in INVISIBLE_CATEGORIES) != (search(chr(code)) is not None)
+    ]
+    assert disagree == []
