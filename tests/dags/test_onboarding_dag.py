@@ -395,3 +395,50 @@ def test_a_users_table_without_a_contract_column_stops_before_claiming(
     row = user_rows(user_database)["U-1"]
     assert (row["status"], row["claimed_by"], row["attempts"]) == ("pending", None, 0)
     assert sandbox.inspect()["requests"] == {"token": 0, "onboard": 0, "list": 0}
+
+
+def xcom_strings(value) -> list[str]:
+    """Every string inside an XCom value (dict keys and values, list items)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in xcom_strings(k) + xcom_strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for item in value for s in xcom_strings(item)]
+    return []
+
+
+@pytest.mark.parametrize("warehouse", ["sqlite"], indirect=True)  # PostgreSQL cannot store either key
+def test_keys_with_a_nul_or_not_utf8_are_invalid_and_never_reach_xcom(run_dag, sandbox, warehouse, caplog):
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    from tests.support.rows import run_sql
+
+    warehouse.add_customers([customer("OK-1"), customer("NUL\x00KEY", registration_account="nul@customers.example"),
+                             customer("CP1252", registration_account="cp@customers.example")])  # fmt: skip
+    run_sql(warehouse, f"UPDATE {warehouse.table} SET customer_key = CAST(:v AS TEXT) WHERE customer_key = 'CP1252'",
+            {"v": b"K\xe9Y"})  # fmt: skip
+
+    run = run_dag()
+
+    assert run.state == "success"
+    statuses = run_sql(warehouse, f"SELECT hex(customer_key), status, status_reason FROM {warehouse.table}")
+    assert sorted(statuses) == sorted(
+        [
+            ("4F4B2D31", "onboarded", statuses[0][2] if statuses[0][0] == "4F4B2D31" else statuses[1][2]),
+            (b"NUL\x00KEY".hex().upper(), "invalid",
+             "customer_key contains control or invisible characters (such as NUL or a right-to-left override)"),
+            ("4BE959", "invalid", "customer_key is not valid UTF-8 text (re-import the data as UTF-8; the value is not shown)"),
+        ]
+    )  # fmt: skip
+    with create_session() as session:
+        values = [x.value for x in session.query(XComModel).filter(XComModel.run_id == run.run_id)]
+    strings = [s for v in values for s in xcom_strings(v)]
+    assert not [s for s in strings if "\x00" in s or "\ufffd" in s or "é" in s]
+    # The run's summary (its log and note) names both rows the way a person can read them.
+    summary = caplog.text[caplog.text.index("Run summary") :]
+    assert r"**NUL\\u0000KEY**" in summary  # the escape, itself escaped for Markdown
+    assert "**(not valid UTF-8)**" in summary
+    assert "\x00" not in caplog.text
+    assert set(sandbox.inspect()["posts_per_account"]) == {"ok-1@customers.example"}
