@@ -55,30 +55,33 @@ def claim_customers(context: Any) -> dict[str, Any]:
 
     from avepoint_provider.errors import AvePointAuthError, AvePointConfigError
     from avepoint_provider.hooks.avepoint import AvePointHook
+    from include.onboarding.claim_timing import effective_claim_timeout
 
     params = context["params"]
     settings = OnboardingSettings.load()
     store = _warehouse(settings)
     dry_run = bool(params["dry_run"])
-    if not dry_run:
-        # Prove the credentials before taking any row: a wrong secret or a revoked app must
-        # fail the run with rows untouched, not turn every row into a failed attempt.
-        hook = AvePointHook(AVEPOINT_CONN_ID)
-        try:
+    hook = AvePointHook(AVEPOINT_CONN_ID)
+    try:
+        if not dry_run:
+            # Prove the credentials before taking any row: a wrong secret or a revoked app must
+            # fail the run with rows untouched, not turn every row into a failed attempt.
             hook.get_token()
-        except (AvePointAuthError, AvePointConfigError) as exc:
-            raise AirflowFailException(
-                f"{exc}. Nothing was claimed; fix the {AVEPOINT_CONN_ID!r} connection."
-            ) from None
-        finally:
-            hook.close()
+        # A row being sent must not look stale to this run while one call to AvePoint lasts.
+        claim_timeout = effective_claim_timeout(settings.claim_timeout, hook)
+    except (AvePointAuthError, AvePointConfigError) as exc:
+        raise AirflowFailException(
+            f"{exc}. Nothing was claimed; fix the {AVEPOINT_CONN_ID!r} connection."
+        ) from None
+    finally:
+        hook.close()
     end = window_end(context)
     select = store.preview_claim if dry_run else store.claim
     keys = select(
         run_id=context["run_id"],
         interval_end=end,
         limit=int(params["max_customers"]),
-        claim_timeout=settings.claim_timeout,
+        claim_timeout=claim_timeout,
         keys=[str(k) for k in params["customer_keys"] or []],
     )
     verb = "would take" if dry_run else "claimed"
@@ -219,7 +222,13 @@ def _label(row: dict[str, Any]) -> str:
 
 
 def _brief(row: dict[str, Any]) -> dict[str, Any]:
-    return {"customer_key": str(row["customer_key"]), "organization_name": row.get("organization_name")}
+    from include.onboarding.warehouse import display_text
+
+    # An invalid row's name may hold a NUL, which XCom on PostgreSQL cannot store: shown escaped.
+    return {
+        "customer_key": str(row["customer_key"]),
+        "organization_name": display_text(row.get("organization_name")),
+    }
 
 
 def _preview(row: dict[str, Any]) -> dict[str, Any]:

@@ -13,8 +13,11 @@ imports this package at parse time.
 from __future__ import annotations
 
 import json
+import sys
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from avepoint_provider.reference import COUNTRY_NAMES, DATA_CENTERS, data_centers_of
@@ -24,9 +27,41 @@ EMAIL_REGEX = (
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
-# C0 controls (NUL...), DEL, zero-width characters and bidirectional overrides: invisible in a
-# portal, and a known way to spoof names. Ordinary right-to-left text contains none of them.
-CONTROL_CHARS_REGEX = r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+# Characters no name, key, code or phone number needs, by Unicode category: controls (Cc: C0, DEL and
+# C1 such as U+0085 and U+009B), format characters (Cf: zero-width characters, bidirectional marks
+# and overrides, U+061C, U+2060, the soft hyphen, tag characters), line and paragraph separators
+# (Zl, Zp), surrogates (Cs), private use (Co) and unassigned code points (Cn, as of Python's Unicode
+# version). They are invisible in a portal, spoof names, break logs, and a NUL cannot be stored in
+# PostgreSQL. Ordinary text in any script, right-to-left included, contains none of them.
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+
+
+@cache
+def control_chars_regex() -> str:
+    """A regex matching any character of :data:`INVISIBLE_CATEGORIES`.
+
+    Built on first use from every code point's category (a few tenths of a second), not at import.
+    Two classes: Python's regex engine looks a character up in a class of code points below
+    U+10000 in constant time but scans a class reaching beyond it range by range, so the class of
+    the supplementary planes is only tried (behind a cheap lookahead) on such a character.
+    """
+    bad = [unicodedata.category(c) in INVISIBLE_CATEGORIES for c in map(chr, range(sys.maxunicode + 1))]
+    ranges: list[list[int]] = []
+    for code, is_bad in enumerate(bad):
+        if is_bad:
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+
+    def char_class(part: list[list[int]]) -> str:
+        return "[" + "".join(rf"\U{a:08x}" + (rf"-\U{b:08x}" if b > a else "") for a, b in part) + "]"
+
+    split = next(i for i, (first, _) in enumerate(ranges) if first > 0xFFFF)
+    # No range straddles U+FFFF/U+10000: U+FFFF is a noncharacter (Cn), U+10000 a letter.
+    return char_class(ranges[:split]) + r"|(?=[\U00010000-\U0010ffff])" + char_class(ranges[split:])
+
+
 # Blanks before or after text (an all-blank value is reported as blank instead).
 EDGE_SPACES_REGEX = r"^\s+\S|\S\s+$"
 BLANK_REGEX = r"^\s*$"
@@ -50,7 +85,18 @@ REQUIRED_TEXT = (
     "country_code",
     "data_center",
 )
-FREE_TEXT = ("first_name", "last_name", "organization_name", "telephone_number")
+# Every text column, the key included (keys travel through XCom and logs).
+TEXT_COLUMNS = (
+    "customer_key",
+    "first_name",
+    "last_name",
+    "organization_name",
+    "registration_account",
+    "country_code",
+    "telephone_number",
+    "data_center",
+    "tags",
+)
 
 
 @dataclass(frozen=True)
@@ -78,15 +124,8 @@ def build_rules(*, data_center_family: str, onboarded_accounts: Iterable[str] = 
             Rule(column, "not_matching", f"{column} is blank", BLANK_REGEX),
             Rule(column, "not_matching", f"{column} has leading or trailing spaces", EDGE_SPACES_REGEX),
         ]
-    for column in FREE_TEXT:
-        rules.append(
-            Rule(
-                column,
-                "not_matching",
-                f"{column} contains control or invisible characters (such as NUL or a right-to-left override)",
-                CONTROL_CHARS_REGEX,
-            )
-        )
+    for column in TEXT_COLUMNS:
+        rules.append(Rule(column, "not_matching", control_chars_message(column), control_chars_regex()))
     for column, limit in MAX_LENGTHS.items():
         rules.append(Rule(column, "max_length", f"{column} is longer than {limit} characters", limit))
     other_family = data_centers_of("gov" if data_center_family == "commercial" else "commercial")
@@ -135,6 +174,23 @@ def build_rules(*, data_center_family: str, onboarded_accounts: Iterable[str] = 
         Rule("management_mode_valid", "is_true", "management_mode is not true, false or empty"),
     ]
     return rules
+
+
+def control_chars_message(column: str) -> str:
+    return f"{column} contains control or invisible characters (such as NUL or a right-to-left override)"
+
+
+def has_control_chars(text: str) -> bool:
+    return any(unicodedata.category(c) in INVISIBLE_CATEGORIES for c in text)
+
+
+def printable(text: str) -> str:
+    """``text`` with each character of :data:`INVISIBLE_CATEGORIES` written as an escape (``\\u0000``).
+
+    For showing a value such as a key in a log, a run note or XCom (a NUL cannot be stored in
+    PostgreSQL's JSON): what a person sees is then exactly what is in the table, and nothing hides.
+    """
+    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in INVISIBLE_CATEGORIES else c for c in text)
 
 
 def derived_values(row: Mapping[str, Any], password: Mapping[str, Any] | None) -> dict[str, Any]:

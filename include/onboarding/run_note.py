@@ -2,7 +2,8 @@
 
 Airflow 3 tasks have no database access and the Task SDK cannot edit a note, so
 the finish task calls the public API (``PATCH /api/v2/dags/{dag}/dagRuns/{run}``)
-with the ``airflow_api`` connection: ``host`` = the API server's base URL, and
+with the ``airflow_api`` connection: ``host`` = the API server's base URL (its scheme, or
+``schema``, or the connection type ``https`` decides http or https; see :func:`base_url`), and
 ``login``/``password`` = an Airflow user (empty when the simple auth manager runs
 with all users as admins). Without that connection the summary stays in the task
 log only. A note that cannot be written never fails the run.
@@ -11,10 +12,27 @@ log only. A note that cannot be written never fails the run.
 from __future__ import annotations
 
 import logging
-from urllib.parse import quote
+from typing import Any
+from urllib.parse import quote, urlsplit
 
 log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 10
+
+
+def base_url(conn: Any) -> str:
+    """The API server's URL from the connection's fields, read as ``HttpHook`` reads them.
+
+    A scheme in ``host`` wins, then ``schema``, then the connection type: a connection given
+    as the URI ``https://...`` has type ``https`` and no schema, and ``HttpHook`` would fall
+    back to plain ``http`` there, sending the Airflow user's password in clear text.
+    """
+    url = (conn.host or "").strip().rstrip("/")
+    if "://" not in url:
+        scheme = conn.schema or ("https" if conn.conn_type == "https" else "http")
+        url = f"{scheme}://{url}"
+    if conn.port and urlsplit(url).port is None:
+        url = f"{url}:{conn.port}"
+    return url
 
 
 def publish_note(dag_id: str, run_id: str, note: str, conn_id: str) -> bool:
@@ -29,11 +47,7 @@ def publish_note(dag_id: str, run_id: str, note: str, conn_id: str) -> bool:
     except AirflowNotFoundException:
         log.info("No %r connection: the run summary is in this log only, not in the run's note", conn_id)
         return False
-    base = (conn.host or "").rstrip("/")
-    if "://" not in base:
-        base = f"http://{base}"
-    if conn.port:
-        base = f"{base}:{conn.port}"
+    base = base_url(conn)
     with requests.Session() as session:
         try:
             if conn.login:

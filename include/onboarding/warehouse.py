@@ -89,6 +89,33 @@ class TableNotReady(Exception):
     """The configured table lacks contract columns; the message names them and the DDL to run."""
 
 
+class WarehouseError(Exception):
+    """A statement failed. The message names the statement and what the database said was broken
+    (error type, SQLSTATE, table, column, constraint), never a row value: a driver's own message may
+    quote the failing row (PostgreSQL's "Failing row contains (...)", password included) and
+    SQLAlchemy's adds the bound parameters."""
+
+
+def _warehouse_error(name: str, error: Exception) -> WarehouseError:
+    driver = getattr(error, "orig", None) or error
+    details = [type(driver).__name__]
+    diag = getattr(driver, "diag", None)
+    if diag is not None:  # psycopg: the structured fields, not the message text
+        details += [f"SQLSTATE {driver.sqlstate}"] if getattr(driver, "sqlstate", None) else []
+        details += [
+            f"{label} {value}"
+            for label, value in (
+                ("table", diag.table_name),
+                ("column", diag.column_name),
+                ("constraint", diag.constraint_name),
+            )
+            if value
+        ]
+    else:  # sqlite3 names the constraint and column, and quotes text only when decoding it
+        details.append(str(driver).split(" with text ")[0])
+    return WarehouseError(f"warehouse statement {name} failed: {', '.join(details)}")
+
+
 class Undecodable(str):
     """A SQLite text value that is not valid UTF-8 (e.g. a Windows-1252 CSV imported as is).
 
@@ -163,9 +190,14 @@ class _Transaction:
         self.rowcount = 0
 
     def run(self, name: str, **params: Any) -> list[dict[str, Any]]:
+        from sqlalchemy.exc import DBAPIError
+
         values = _STATUS_PARAMS | params
         statement = self._warehouse.statement(name, tuple(sorted(_expanding(values))))
-        result = self.connection.execute(statement, values)
+        try:
+            result = self.connection.execute(statement, values)
+        except DBAPIError as exc:
+            raise _warehouse_error(name, exc) from None
         self.rowcount = result.rowcount
         return [_plain_row(row) for row in result.mappings()] if result.returns_rows else []
 
@@ -372,12 +404,26 @@ class CustomerWarehouse:
 
         Selection: ``pending``/``retry`` or a stale ``in_progress`` (no heartbeat for longer
         than ``claim_timeout``), ``requested_at < interval_end``, oldest first, at most
-        ``limit``.
+        ``limit``. A taken row whose key cannot be passed on (see :func:`key_problem`) is set
+        ``invalid`` in the same transaction and left out of the returned keys.
         """
+        params = self._claim_params(run_id, interval_end, limit, claim_timeout, keys)
         with self.transaction() as tx:
             self._settle_unreadable_requested_at(tx, run_id)
-            rows = tx.run("claim", **self._claim_params(run_id, interval_end, limit, claim_timeout, keys))
-        return [str(r["customer_key"]) for r in rows]
+            rows = tx.run("claim", **params)
+            usable: list[str] = []
+            for row in rows:
+                problem = key_problem(row["customer_key"])
+                if problem is None:
+                    usable.append(str(row["customer_key"]))
+                    continue
+                # A key that is not UTF-8 is addressed by its stored bytes (SQLite's claim returns them).
+                key = row["raw_key"] if isinstance(row["customer_key"], Undecodable) else row["customer_key"]
+                now = params["now"]
+                tx.run("mark_invalid", key=key, run_id=run_id, reason=problem, undo_attempts=0, now=now)
+                self._event(tx, key, run_id, None, None, Status.INVALID, problem, now=now)
+        _log_unusable_keys(len(rows) - len(usable), "set invalid")
+        return usable
 
     def preview_claim(
         self,
@@ -394,7 +440,9 @@ class CustomerWarehouse:
         """
         with self.transaction(rollback=True) as tx:
             rows = tx.run("claim", **self._claim_params(run_id, interval_end, limit, claim_timeout, keys))
-        return [str(r["customer_key"]) for r in rows]
+        usable = [str(r["customer_key"]) for r in rows if key_problem(r["customer_key"]) is None]
+        _log_unusable_keys(len(rows) - len(usable), "a real run sets them invalid")
+        return usable
 
     def _claim_params(
         self, run_id: str, interval_end: datetime, limit: int, claim_timeout: timedelta, keys: Sequence[str]
@@ -643,7 +691,16 @@ class CustomerWarehouse:
     def needing_human(self, run_id: str, limit: int = 200) -> list[dict[str, Any]]:
         """Rows ``run_id`` left ``invalid``, ``rejected``, ``conflict`` or ``failed``."""
         with self.transaction() as tx:
-            return tx.run("needing_human", run_id=run_id, limit=limit)
+            rows = tx.run("needing_human", run_id=run_id, limit=limit)
+        # These go into the run's note and XCom: keys and names as a person can read them.
+        return [
+            row
+            | {
+                "customer_key": display_text(row["customer_key"]),
+                "organization_name": display_text(row["organization_name"]),
+            }
+            for row in rows
+        ]
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -687,6 +744,40 @@ def undecodable_reason(columns: Sequence[str]) -> str:
     )
 
 
+def key_problem(key: Any) -> str | None:
+    """Why a claimed row's key must not be passed on (into XCom, logs, task labels), or None.
+
+    XCom on PostgreSQL is JSON, which cannot hold a NUL, and a control or invisible character
+    in a key would hide in every log and label that shows it.
+    """
+    from include.onboarding.rules import control_chars_message, has_control_chars
+
+    if isinstance(key, Undecodable):
+        return undecodable_reason(["customer_key"])
+    if has_control_chars(str(key)):
+        return control_chars_message("customer_key")
+    return None
+
+
+def display_text(value: Any) -> Any:
+    """A key or name as it may be shown: invisible characters escaped, undecodable bytes never decoded."""
+    from include.onboarding.rules import printable
+
+    if isinstance(value, Undecodable):
+        return "(not valid UTF-8)"
+    return printable(value) if isinstance(value, str) else value
+
+
+def _log_unusable_keys(count: int, what: str) -> None:
+    if count:
+        log.warning(
+            "%d row(s) have a customer_key with control or invisible characters or not valid UTF-8; "
+            "their keys are never passed on (%s)",
+            count,
+            what,
+        )
+
+
 def _stop_message(tx: _Transaction, run_id: str) -> str | None:
     """The message of ``run_id``'s ``stopped`` event (a configuration error), if it has one."""
     rows = tx.run("stop_reason", run_id=run_id)
@@ -697,22 +788,34 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# The ISO-8601 spellings a loader may use that SQLite's date functions do not read: a date, "T" or a
+# blank, a time, and a zone written as Z, UTC, GMT, +HH, +HHMM or +HH:MM (with or without a blank
+# before it). Nothing looser: a date parser that reads "next tuesday" or "27/11/2026" would guess.
+_ISO_TIMESTAMP = re.compile(
+    r"(?P<local>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)"
+    r" ?(?P<zone>Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?",
+    re.ASCII,
+)
+
+
 def _parse_timestamp(value: Any) -> datetime | None:
-    """An ISO-8601-like timestamp in any common spelling, as aware UTC; None if unreadable."""
+    """An ISO-8601 timestamp in one of :data:`_ISO_TIMESTAMP`'s spellings, as aware UTC; None otherwise.
+
+    A timestamp without a zone is UTC, as the contract's naive columns are.
+    """
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if not isinstance(value, str) or isinstance(value, Undecodable) or not value.strip():
+    if not isinstance(value, str) or isinstance(value, Undecodable):
         return None
-    from dateutil import parser
-
+    match = _ISO_TIMESTAMP.fullmatch(value.strip())
+    if match is None:
+        return None
+    zone = match["zone"] or "+00:00"
     try:
-        parsed = parser.isoparse(value.strip())
-    except ValueError:
-        try:
-            parsed = parser.parse(value.strip())
-        except (ValueError, OverflowError):
-            return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        parsed = datetime.fromisoformat(match["local"] + ("+00:00" if zone in ("Z", "UTC", "GMT") else zone))
+    except ValueError:  # month 13, hour 25, ...
+        return None
+    return parsed.astimezone(UTC)
 
 
 def _expanding(params: Mapping[str, Any]) -> Iterator[str]:

@@ -207,3 +207,238 @@ def test_no_secret_reaches_the_logs_or_xcom(run_dag, sandbox, warehouse, capfd):
     assert leaked == [], "secrets in the task logs"
     values = "\n".join(xcom_values(run.run_id))
     assert [s for s in secrets if s in values] == []
+
+
+@pytest.mark.parametrize("warehouse", ["sqlite"], indirect=True)  # the count is in SQL common to both
+def test_a_retried_finish_still_fails_the_run_whose_rows_it_recovered(
+    run_dag, sandbox, warehouse, monkeypatch
+):
+    """finish_run's first try recovers a row and then fails; its retry recovers nothing new but fails the run."""
+    from avepoint_provider.hooks.avepoint import AvePointHook
+    from include.onboarding import run_note
+
+    real_onboard, real_publish = AvePointHook.onboard_customer, run_note.publish_note
+    publications: list[str] = []
+
+    def crash_for_ok_2(self, customer, **kwargs):
+        if customer.registration_account.startswith("ok-2"):
+            raise RuntimeError("worker crashed mid-call")
+        return real_onboard(self, customer, **kwargs)
+
+    def publish_fails_once(dag_id, run_id, note, conn_id):
+        publications.append(run_id)
+        if len(publications) == 1:
+            raise RuntimeError("the API server went away")
+        return real_publish(dag_id, run_id, note, conn_id)
+
+    monkeypatch.setattr(AvePointHook, "onboard_customer", crash_for_ok_2)
+    monkeypatch.setattr(run_note, "publish_note", publish_fails_once)
+    warehouse.add_customers(MIX[:2])
+
+    run = run_dag()
+
+    assert len(publications) == 2, "finish_run should have been tried twice"
+    assert run.state == "failed"
+    assert rows(warehouse)["OK-2"]["status"] == "retry"
+    finish = {k: v for k, v in task_states(run.run_id).items() if k[0] == "finish_run"}
+    assert [state for state, _ in finish.values()] == ["failed"]
+
+
+UNDECODABLE_PASSWORD = (
+    b"Geheimes-Pa\xdfw\xf6rt-1"  # Windows-1252 text, as the sqlite3 CLI's .import stores it
+)
+UNDECODABLE_NAME = b"Jos\xe9"
+
+
+@pytest.mark.parametrize("warehouse", ["sqlite"], indirect=True)
+def test_text_that_is_not_utf8_makes_its_row_invalid_and_the_others_go_on(
+    run_dag, sandbox, warehouse, capfd, caplog
+):
+    """A Windows-1252 CSV imported into SQLite as is: the row is invalid naming the column, never its value."""
+    from tests.support.rows import run_sql
+
+    warehouse.add_customers(MIX[:2] + [customer("BAD-PW"), customer("BAD-FN")])
+    for key, column, value in (
+        ("BAD-PW", "password", UNDECODABLE_PASSWORD),
+        ("BAD-FN", "first_name", UNDECODABLE_NAME),
+    ):
+        run_sql(warehouse, f"UPDATE {warehouse.table} SET {column} = CAST(:v AS TEXT) WHERE customer_key = :k",
+                {"v": value, "k": key})  # fmt: skip
+
+    run = run_dag()
+
+    assert run.state == "success"
+    table = {r["customer_key"]: r for r in warehouse.rows(["OK-1", "OK-2", "BAD-PW", "BAD-FN"])}
+    assert {k: r["status"] for k, r in table.items()} == {
+        "OK-1": "onboarded",
+        "OK-2": "onboarded",
+        "BAD-PW": "invalid",
+        "BAD-FN": "invalid",
+    }
+    not_utf8 = "is not valid UTF-8 text (re-import the data as UTF-8; the value is not shown)"
+    assert table["BAD-PW"]["status_reason"] == f"password {not_utf8}"
+    assert table["BAD-FN"]["status_reason"] == f"first_name {not_utf8}"
+    assert table["BAD-PW"]["attempts"] == 0  # counted, then taken back: nothing was sent
+    assert set(sandbox.inspect()["posts_per_account"]) == {"ok-1@customers.example", "ok-2@customers.example"}
+
+    # dag.test() prints the task runner's lines; the project's modules log through logging (caplog).
+    output = "\n".join(capfd.readouterr()) + "\n" + caplog.text
+    assert "Customer OK-1 (Org OK-1): attempt 1 of 5" in output  # the logs were captured
+    assert "Customer BAD-FN is invalid: first_name is not valid UTF-8 text" in output
+    for text in (UNDECODABLE_PASSWORD, UNDECODABLE_NAME):
+        for spelling in (
+            text.decode("cp1252"),
+            text.decode("utf-8", "replace"),
+            repr(text)[2:-1],
+            text.hex(),
+        ):
+            assert spelling not in output
+    assert "Geheimes" not in output and "Jos" not in output
+
+
+# -- a user's own table on PostgreSQL ------------------------------------------------------------------
+
+
+@pytest.fixture
+def user_database(postgres_db, monkeypatch):
+    """A fresh PostgreSQL warehouse whose timezone is far from UTC, configured to crm.customer_onboarding."""
+    import psycopg
+
+    from tests.support.postgres import postgres_connection
+
+    with psycopg.connect(postgres_db, autocommit=True) as conn:
+        # A naive timestamp read in this zone would be 13 hours off: the pipeline must read UTC.
+        conn.execute(f"ALTER DATABASE \"{postgres_db.rsplit('/', 1)[1]}\" SET timezone TO 'Pacific/Auckland'")
+    set_connection(monkeypatch, "customer_warehouse", **postgres_connection(postgres_db))
+    monkeypatch.setenv("AIRFLOW_VAR_AVEPOINT_ONBOARDING", json.dumps({"table": "crm.customer_onboarding"}))
+    return postgres_db
+
+
+def user_rows(url: str) -> dict[str, dict]:
+    import psycopg
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        return {r["customer_key"]: r for r in conn.execute("SELECT * FROM crm.customer_onboarding")}
+
+
+@pytest.mark.postgres
+def test_a_users_own_table_in_its_own_types_is_onboarded(dag, airflow_db, sandbox, user_database, caplog):
+    """jsonb tags, uuid data center, char(2) country, naive timestamps, no previous_status column."""
+    from tests.support.user_table import create_user_table, insert_user_rows
+
+    create_user_table(user_database)
+    utc_now = datetime.now(UTC).replace(tzinfo=None)
+    insert_user_rows(
+        user_database,
+        [
+            make_customer("U-OK-1", tags=["vip", "eu"], management_mode=True, requested_at=utc_now - timedelta(minutes=5)),
+            make_customer("U-OK-2", telephone_number="+1 206 555 0101", requested_at=utc_now - timedelta(minutes=5)),
+            make_customer("U-BAD", country_code="us", tags={"vip": True}, requested_at=utc_now - timedelta(minutes=5)),
+            # Half an hour from now in UTC: not this run's (read in Auckland time it would be 12.5 hours ago).
+            make_customer("U-LATER", requested_at=utc_now + timedelta(minutes=30)),
+        ],
+    )  # fmt: skip
+
+    run = dag.test(run_conf={"dry_run": False, "max_customers": 500, "customer_keys": []})
+
+    assert run.state == "success"
+    table = user_rows(user_database)
+    assert {k: r["status"] for k, r in table.items()} == {
+        "U-OK-1": "onboarded",
+        "U-OK-2": "onboarded",
+        "U-BAD": "invalid",
+        "U-LATER": "pending",
+    }
+    assert table["U-BAD"]["status_reason"] == (
+        "country_code is not one of the 249 two-letter country codes AvePoint accepts (capital letters, e.g. US); "
+        "tags is not a JSON array of strings"
+    )
+    created = {c["ownerEmail"]: c for c in sandbox.inspect()["customers"]}
+    for key in ("U-OK-1", "U-OK-2"):
+        row = table[key]
+        assert row["avepoint_customer_id"] == created[f"{key.lower()}@customers.example"]["id"]
+        assert row["password"] is None and row["previous_status"] == "pending"
+        # Naive timestamps hold UTC, whatever the database's own zone.
+        assert abs(row["claimed_at"] - datetime.now(UTC).replace(tzinfo=None)) < timedelta(minutes=10)
+    assert created["u-ok-1@customers.example"]["tags"] == ["vip", "eu"]
+    assert created["u-ok-1@customers.example"]["managementMode"] == 1
+    # The project's modules log through logging (caplog); dag.test() prints the task runner's own lines.
+    assert 'Adding the project\'s column previous_status to "crm"."customer_onboarding"' in caplog.text
+
+
+@pytest.mark.postgres
+def test_a_users_table_without_a_contract_column_stops_before_claiming(
+    dag, airflow_db, sandbox, user_database, capfd
+):
+    from tests.support.user_table import create_user_table, insert_user_rows
+
+    create_user_table(user_database, without=("api_status", "claimed_at"))
+    insert_user_rows(user_database, [make_customer("U-1", requested_at=datetime(2026, 1, 1))])
+
+    run = dag.test(run_conf={"dry_run": False, "max_customers": 500, "customer_keys": []})
+
+    assert run.state == "failed"
+    prepare = {
+        k: v for k, v in task_states(run.run_id).items() if k[0] in ("prepare_table", "claim_customers")
+    }
+    assert {task: state for (task, _), (state, _) in prepare.items()} == {
+        "prepare_table": "failed",
+        "claim_customers": "upstream_failed",
+    }
+    output = "\n".join(capfd.readouterr())
+    assert (
+        'table "crm"."customer_onboarding" lacks the contract\'s column(s) api_status, claimed_at; nothing was claimed. '
+        'Add them, e.g.: ALTER TABLE "crm"."customer_onboarding" ADD COLUMN api_status INTEGER; '
+        'ALTER TABLE "crm"."customer_onboarding" ADD COLUMN claimed_at TIMESTAMPTZ'
+    ) in output
+    row = user_rows(user_database)["U-1"]
+    assert (row["status"], row["claimed_by"], row["attempts"]) == ("pending", None, 0)
+    assert sandbox.inspect()["requests"] == {"token": 0, "onboard": 0, "list": 0}
+
+
+def xcom_strings(value) -> list[str]:
+    """Every string inside an XCom value (dict keys and values, list items)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in xcom_strings(k) + xcom_strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for item in value for s in xcom_strings(item)]
+    return []
+
+
+@pytest.mark.parametrize("warehouse", ["sqlite"], indirect=True)  # PostgreSQL cannot store either key
+def test_keys_with_a_nul_or_not_utf8_are_invalid_and_never_reach_xcom(run_dag, sandbox, warehouse, caplog):
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    from tests.support.rows import run_sql
+
+    warehouse.add_customers([customer("OK-1"), customer("NUL\x00KEY", registration_account="nul@customers.example"),
+                             customer("CP1252", registration_account="cp@customers.example")])  # fmt: skip
+    run_sql(warehouse, f"UPDATE {warehouse.table} SET customer_key = CAST(:v AS TEXT) WHERE customer_key = 'CP1252'",
+            {"v": b"K\xe9Y"})  # fmt: skip
+
+    run = run_dag()
+
+    assert run.state == "success"
+    statuses = run_sql(warehouse, f"SELECT hex(customer_key), status, status_reason FROM {warehouse.table}")
+    assert sorted(statuses) == sorted(
+        [
+            ("4F4B2D31", "onboarded", statuses[0][2] if statuses[0][0] == "4F4B2D31" else statuses[1][2]),
+            (b"NUL\x00KEY".hex().upper(), "invalid",
+             "customer_key contains control or invisible characters (such as NUL or a right-to-left override)"),
+            ("4BE959", "invalid", "customer_key is not valid UTF-8 text (re-import the data as UTF-8; the value is not shown)"),
+        ]
+    )  # fmt: skip
+    with create_session() as session:
+        values = [x.value for x in session.query(XComModel).filter(XComModel.run_id == run.run_id)]
+    strings = [s for v in values for s in xcom_strings(v)]
+    assert not [s for s in strings if "\x00" in s or "\ufffd" in s or "é" in s]
+    # The run's summary (its log and note) names both rows the way a person can read them.
+    summary = caplog.text[caplog.text.index("Run summary") :]
+    assert r"**NUL\\u0000KEY**" in summary  # the escape, itself escaped for Markdown
+    assert "**(not valid UTF-8)**" in summary
+    assert "\x00" not in caplog.text
+    assert set(sandbox.inspect()["posts_per_account"]) == {"ok-1@customers.example"}

@@ -18,6 +18,7 @@ GOOD = {
     "tags": None,
     "management_mode": None,
 }
+CONTROL = "contains control or invisible characters (such as NUL or a right-to-left override)"
 PASSWORD_OK = {"password_missing": False, "password_length": 12, "password_trimmed_length": 12}
 
 # (case id, changes to a good row, password profile or None for a good one, the exact broken rules)
@@ -36,6 +37,29 @@ CASES = [
         ["first_name contains control or invisible characters (such as NUL or a right-to-left override)"]),
     ("last-name-rtl-override", {"last_name": "Lee\u202egnp.exe"}, None,
         ["last_name contains control or invisible characters (such as NUL or a right-to-left override)"]),
+    # Every Unicode control, format, separator, private-use and unassigned character, in every text column.
+    ("first-name-c1-next-line", {"first_name": "A\u0085nn"}, None, [f"first_name {CONTROL}"]),
+    ("last-name-c1-csi", {"last_name": "Lee\u009b2J"}, None, [f"last_name {CONTROL}"]),
+    ("org-arabic-letter-mark", {"organization_name": "Contoso\u061c"}, None, [f"organization_name {CONTROL}"]),
+    ("org-word-joiner", {"organization_name": "Con\u2060toso"}, None, [f"organization_name {CONTROL}"]),
+    ("first-name-line-separator", {"first_name": "A\u2028nn"}, None, [f"first_name {CONTROL}"]),
+    ("last-name-paragraph-separator", {"last_name": "L\u2029ee"}, None, [f"last_name {CONTROL}"]),
+    ("last-name-soft-hyphen", {"last_name": "L\u00adee"}, None, [f"last_name {CONTROL}"]),
+    ("org-tag-characters", {"organization_name": "Contoso\U000e0041\U000e007f"}, None,
+        [f"organization_name {CONTROL}"]),
+    ("first-name-private-use", {"first_name": "Ann\ue000"}, None, [f"first_name {CONTROL}"]),
+    ("first-name-unassigned", {"first_name": "Ann\U000e0080"}, None, [f"first_name {CONTROL}"]),
+    ("phone-c1", {"telephone_number": "+1 206 555 0101\u0085"}, None,
+        [f"telephone_number {CONTROL}"]),
+    ("tags-nul", {"tags": '["vip\x00"]'}, None, [f"tags {CONTROL}", "tags is not a JSON array of strings"]),
+    ("data-center-zero-width", {"data_center": EAST_US + "\u200b"}, None,
+        [f"data_center {CONTROL}", "data_center is not one of AvePoint's documented data center GUIDs"]),
+    ("account-nul", {"registration_account": "ann\x00@contoso.example"}, None,
+        [f"registration_account {CONTROL}", "registration_account is not a valid e-mail address"]),
+    ("country-bom", {"country_code": "\ufeffUS"}, None, [f"country_code {CONTROL}",
+        "country_code is not one of the 249 two-letter country codes AvePoint accepts (capital letters, e.g. US)"]),
+    ("good-no-break-space-and-accents", {"organization_name": "Caf\u00e9\u00a0Ltd", "last_name": "O\u2019Neil"},
+        None, []),
     ("first-name-too-long", {"first_name": "x" * 65}, None, ["first_name is longer than 64 characters"]),
     ("org-10000-chars", {"organization_name": "y" * 10_000}, None, ["organization_name is longer than 128 characters"]),
     ("email-syntax", {"registration_account": "ann(at)contoso"}, None,
@@ -126,3 +150,30 @@ def test_reason_text_lists_every_rule_once():
 
 def test_no_rows_no_work():
     assert validate_rows([], {}, data_center_family="commercial") == {}
+
+
+@pytest.mark.parametrize("bad", ["K\x00EY", "K\u0085EY", "K\u202eEY", "K\U000e0041EY"], ids=repr)
+def test_a_customer_key_with_control_characters_is_invalid(bad):
+    rows = [
+        GOOD | {"customer_key": bad},
+        GOOD | {"customer_key": "fine", "registration_account": "f@contoso.example"},
+    ]
+    result = validate_rows(rows, {bad: PASSWORD_OK, "fine": PASSWORD_OK}, data_center_family="commercial")
+    assert result == {bad: [f"customer_key {CONTROL}"]}
+
+
+def test_the_control_character_regex_matches_exactly_the_invisible_categories():
+    """Every code point: the regex Great Expectations runs agrees with unicodedata's category."""
+    import re
+    import sys
+    import unicodedata
+
+    from include.onboarding.rules import INVISIBLE_CATEGORIES, control_chars_regex
+
+    search = re.compile(control_chars_regex()).search
+    disagree = [
+        code
+        for code in range(sys.maxunicode + 1)
+        if (unicodedata.category(chr(code)) in INVISIBLE_CATEGORIES) != (search(chr(code)) is not None)
+    ]
+    assert disagree == []

@@ -281,3 +281,126 @@ def test_a_claim_beside_an_uncommitted_claim_takes_other_rows(warehouse):
             ).scalar()
             == 4
         )
+
+
+# -- SQLite: requested_at in other spellings ------------------------------------------------------
+
+
+def _set_requested_at(store: CustomerWarehouse, key: str, value: str) -> None:
+    run_sql(
+        store, f"UPDATE {store.table} SET requested_at = :v WHERE customer_key = :k", {"v": value, "k": key}
+    )
+
+
+@pytest.mark.parametrize("warehouse", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("spelling", ["2026-11-27T08:00:00+0000", "2026-11-27 08:00:00 UTC"])
+def test_sqlite_requested_at_in_other_iso_spellings_is_claimed_by_a_run_ending_after_it(warehouse, spelling):
+    """SQLite's date functions read neither "+0000" nor " UTC": such a row must still be claimed."""
+    load(warehouse, "A")
+    _set_requested_at(warehouse, "A", spelling)
+    at = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+    assert claim(warehouse, run_id="ends-at-it", end=at) == []
+    assert claim(warehouse, run_id="ends-after-it", end=at + timedelta(seconds=1)) == ["A"]
+
+
+@pytest.mark.parametrize("warehouse", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    "unreadable",
+    ["next tuesday", "2026-13-45", "Nov 27 2026 8am", "27/11/2026 08:00", "2026-11-27 25:00:00+00:00"],
+)
+def test_sqlite_unreadable_requested_at_becomes_invalid_naming_the_column(warehouse, unreadable):
+    """A value that is not an ISO-8601 date and time is invalid with a reason, not left waiting forever."""
+    load(warehouse, "A", "OK")
+    _set_requested_at(warehouse, "A", unreadable)
+    assert claim(warehouse, end=datetime(2100, 1, 1, tzinfo=UTC)) == ["OK"]
+    state = warehouse.row_state("A")
+    assert state["status"] == "invalid"
+    assert state["status_reason"].startswith("requested_at is not a date and time this pipeline can read")
+    assert unreadable not in state["status_reason"]
+
+
+# -- keys and text that must not be passed on ---------------------------------------------------------
+
+KEY_CONTROL = (
+    "customer_key contains control or invisible characters (such as NUL or a right-to-left override)"
+)
+
+
+def test_a_key_with_control_characters_is_invalid_at_claim_and_never_returned(warehouse):
+    """Keys go into XCom (a NUL cannot be stored in PostgreSQL's JSON) and logs: such a row stops at the claim."""
+    from include.onboarding.rules import printable
+
+    bad = ["BAD\u0085KEY", "BAD\u202eKEY", "BAD\U000e0041KEY"]
+    if warehouse.dialect == "sqlite":
+        bad.append("BAD\x00KEY")  # PostgreSQL refuses NUL in text
+    load(warehouse, "OK", *bad)
+
+    assert warehouse.preview_claim(run_id="dry", interval_end=T0 + HOUR, limit=100, claim_timeout=HOUR) == [
+        "OK"
+    ]
+    assert claim(warehouse) == ["OK"]
+
+    for key in bad:
+        state = warehouse.row_state(key)
+        assert (state["status"], state["claimed_by"], state["status_reason"]) == (
+            "invalid",
+            "run-1",
+            KEY_CONTROL,
+        )
+    events = run_sql(warehouse, f"SELECT customer_key, outcome FROM {warehouse.events_table}")
+    assert sorted(events) == sorted((key, "invalid") for key in bad)
+    # What the run's summary shows (its note, its XCom) has the characters escaped.
+    shown = sorted(r["customer_key"] for r in warehouse.needing_human("run-1"))
+    assert shown == sorted(printable(key) for key in bad)
+    assert all("\\u" in key and key.isprintable() for key in shown)
+
+
+@pytest.mark.parametrize("warehouse", ["sqlite"], indirect=True)
+def test_sqlite_text_that_is_not_utf8_is_never_decoded(warehouse):
+    """What the sqlite3 CLI's .import of a Windows-1252 CSV stores: b"Jos\\xe9" as TEXT.
+
+    Reading it must not raise (the driver's error quotes the text); the row's column is named, the
+    value never shown; a key like that is never passed on.
+    """
+    from include.onboarding.warehouse import Undecodable, undecodable_columns
+
+    load(warehouse, "OK", "PW", "FN", "KEY")
+    for key, column in (("PW", "password"), ("FN", "first_name"), ("KEY", "customer_key")):
+        run_sql(warehouse, f"UPDATE {warehouse.table} SET {column} = CAST(X'4A6F73E9' AS TEXT) "
+                           "WHERE customer_key = :k", {"k": key})  # fmt: skip
+
+    assert claim(warehouse) == ["OK", "PW", "FN"]
+    key_row = run_sql(
+        warehouse,
+        f"SELECT status, claimed_by, status_reason FROM {warehouse.table} "
+        "WHERE customer_key = CAST(X'4A6F73E9' AS TEXT)",
+    )
+    assert key_row == [("invalid", "run-1", "customer_key is not valid UTF-8 text (re-import the data as UTF-8; "
+                                            "the value is not shown)")]  # fmt: skip
+    [shown] = warehouse.needing_human("run-1")
+    assert shown["customer_key"] == "(not valid UTF-8)"
+
+    rows = {r["customer_key"]: r for r in warehouse.claimed_rows("run-1")}
+    assert {k: undecodable_columns(r) for k, r in rows.items()} == {"OK": [], "PW": [], "FN": ["first_name"]}
+    assert isinstance(rows["FN"]["first_name"], Undecodable) and rows["FN"]["first_name"] == ""
+
+    # The password is read only to be sent: the attempt is refused and taken back, the row invalid.
+    assert warehouse.begin_attempt("PW", "run-1") is None
+    state = warehouse.row_state("PW")
+    assert (state["status"], state["attempts"]) == ("invalid", 0)
+    assert (
+        state["status_reason"]
+        == "password is not valid UTF-8 text (re-import the data as UTF-8; the value is not shown)"
+    )
+
+
+def test_a_failing_statement_quotes_no_row_value(warehouse):
+    """A driver error may quote the row (PostgreSQL's "Failing row contains (...)", SQLAlchemy's
+    [parameters: ...]): what the warehouse raises names the statement and the broken rule only."""
+    with pytest.raises(Exception) as raised:  # noqa: PT011 - which type is asserted last
+        warehouse.add_customers([make_customer("NULLNAME", first_name=None, password="Leaky-Secret-Pw-1")])
+    message = str(raised.value)
+    assert "Leaky-Secret-Pw-1" not in message and "NULLNAME" not in message
+    assert "add_customers" in message and "first_name" in message
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+    assert type(raised.value).__name__ == "WarehouseError"

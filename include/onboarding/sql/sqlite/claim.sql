@@ -1,7 +1,8 @@
 -- Atomically move this run's rows to in_progress and return them.
 -- Runs inside BEGIN IMMEDIATE: SQLite admits one writer at a time, so a concurrent run waits
 -- (busy timeout) and then sees these rows already claimed. julianday() compares timestamps
--- whatever ISO-8601 spelling the loader used (normalize_requested_at rewrites the others first).
+-- whatever ISO-8601 spelling the loader used (warehouse._settle_unreadable_requested_at rewrites
+-- the spellings it cannot read, "+0000" or " UTC", first; an unreadable value makes the row invalid).
 UPDATE {{ table }}
 SET previous_status = CASE WHEN status = :in_progress THEN previous_status ELSE status END,
     status = :in_progress,
@@ -19,4 +20,5 @@ WHERE customer_key IN (
     ORDER BY julianday(requested_at), customer_key
     LIMIT :limit
 )
-RETURNING customer_key
+-- raw_key: the key's stored bytes, to address a row whose key is not UTF-8 (never decoded).
+RETURNING customer_key, CAST(customer_key AS BLOB) AS raw_key
