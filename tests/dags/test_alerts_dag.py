@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.conftest import ROOT, avepoint_connection, set_connection
-from tests.support.rows import make_customer, run_sql
+from tests.dags.conftest import customer
+from tests.support.rows import run_sql
 from tests.support.smtp import free_port, smtp_connection
 
 pytestmark = pytest.mark.integration
@@ -18,10 +18,6 @@ OTHER_PARTNER = "taken@elsewhere.example"
 RECIPIENT = "ops-team@partner.example"
 
 
-def customer(key: str, **changes) -> dict:
-    return make_customer(key, requested_at=datetime.now(UTC) - timedelta(minutes=5), **changes)
-
-
 CLEAN = [customer("OK-1"), customer("OK-2")]
 NEEDS_HUMAN = [
     customer("OK-3"),
@@ -29,15 +25,6 @@ NEEDS_HUMAN = [
     customer("TAKEN", registration_account=OTHER_PARTNER),
     customer("SELF", registration_account="partner@sandbox.example"),
 ]
-
-
-@pytest.fixture(scope="module")
-def dag(airflow_db):
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(ROOT / "dags"))
-    assert not bag.import_errors
-    return bag.dags[DAG_ID]
 
 
 @pytest.fixture

@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.support.rows import make_customer
+from tests.dags.conftest import customer
 
 ASSET_URI = "avepoint://elements/customers"
-
-
-def customer(key: str, **changes) -> dict:
-    return make_customer(key, requested_at=datetime.now(UTC) - timedelta(minutes=5), **changes)
-
-
-@pytest.fixture(scope="module")
-def dagbag(airflow_db):
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(ROOT / "dags"))
-    assert not bag.import_errors
-    return bag
 
 
 def asset_events(run_id: str) -> list[dict]:

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from include.demo.customers import US_GOV
-from tests.conftest import ROOT, avepoint_connection, set_connection
+from tests.conftest import avepoint_connection, set_connection
+from tests.dags.conftest import customer
 from tests.support.rows import make_customer
 
 pytestmark = pytest.mark.integration
@@ -16,10 +17,6 @@ pytestmark = pytest.mark.integration
 DAG_ID = "avepoint_customer_onboarding"
 OTHER_PARTNER = "taken@elsewhere.example"
 ALREADY_OURS = "ours@initech.example"
-
-
-def customer(key: str, **changes) -> dict:
-    return make_customer(key, requested_at=datetime.now(UTC) - timedelta(minutes=5), **changes)
 
 
 MIX = [
@@ -30,15 +27,6 @@ MIX = [
     customer("OURS", registration_account=ALREADY_OURS),
     customer("SELF", registration_account="partner@sandbox.example"),
 ]
-
-
-@pytest.fixture(scope="module")
-def dag(airflow_db):
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(ROOT / "dags"))
-    assert not bag.import_errors
-    return bag.dags[DAG_ID]
 
 
 @pytest.fixture
