@@ -289,19 +289,20 @@ def test_an_unreachable_warehouse_is_retried_and_nothing_changes(stack):
     try:
         run_id = stack.airflow.trigger(DAG_ID)
 
-        def claim_retrying():
-            claim = next(
-                t for t in stack.airflow.task_instances(DAG_ID, run_id) if t["task_id"] == "claim_customers"
+        # prepare_table is the run's first task to reach the warehouse.
+        def prepare_retrying():
+            prepare = next(
+                t for t in stack.airflow.task_instances(DAG_ID, run_id) if t["task_id"] == "prepare_table"
             )
-            return claim["state"] == "up_for_retry"
+            return prepare["state"] == "up_for_retry"
 
-        stack.airflow.wait_until(claim_retrying, 300, "the claim task to fail and be retried")
+        stack.airflow.wait_until(prepare_retrying, 300, "the prepare_table task to fail and be retried")
         assert stack.rows("WH-") == before
     finally:
         stack.proxy.restore()
     assert stack.airflow.wait_for_run(DAG_ID, run_id, 300)["state"] == "success"
-    claim = next(t for t in stack.airflow.task_instances(DAG_ID, run_id) if t["task_id"] == "claim_customers")
-    assert claim["try_number"] >= 2
+    prepare = next(t for t in stack.airflow.task_instances(DAG_ID, run_id) if t["task_id"] == "prepare_table")
+    assert prepare["try_number"] >= 2
     assert {r["status"] for r in stack.sql_rows("WH-")} == {"onboarded"}
 
 
