@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.common import EAST_US, Result, alternate, median, postgres_server, spread
+from bench.common import Result, alternate, customer, median, postgres_server, spread
 from include.onboarding.warehouse import INPUT_COLUMNS
 
 CLAIM_TARGET = 1.5
@@ -56,24 +56,9 @@ def _load(url: str, table: str, rows: int, start: datetime) -> None:
         with cursor.copy(f'COPY "{table}" ({", ".join(_COLUMNS)}) FROM STDIN') as copy:
             for i in range(rows):
                 key = f"C{i:07d}"
-                copy.write_row(
-                    (
-                        key,
-                        "Dana",
-                        "Scully",
-                        f"Org {i}",
-                        f"{key.lower()}@bench.example",
-                        "US",
-                        None,
-                        EAST_US,
-                        f"Bench-{key}-Pw!9",
-                        '["bench"]',
-                        True,
-                        "pending",
-                        0,
-                        start + timedelta(seconds=i),
-                    )
-                )
+                row = customer(key, requested_at=start + timedelta(seconds=i))
+                row |= {"tags": json.dumps(row["tags"]), "status": "pending", "attempts": 0}
+                copy.write_row(tuple(row[column] for column in _COLUMNS))
         conn.commit()
 
 
@@ -178,31 +163,21 @@ def run(*, rows: int, claim: int, repeat: int, enforce: bool) -> list[Result]:
 def _plans(url: str, store: Any, interval_end: datetime, limit: int) -> list[str]:
     """Server-side execution time of both statements (EXPLAIN ANALYZE, rolled back)."""
     import psycopg
+    from sqlalchemy import String, bindparam, text
 
-    sql, params = store._statements.render(
-        "claim",
-        {
-            "run_id": "explain",
-            "interval_end": interval_end,
-            "stale_before": interval_end - timedelta(hours=1),
-            "now": interval_end,
-            "limit": limit,
-            "keys": [],
-            "preview": False,
-            "reason": "explain",
-        },
+    from include.onboarding.warehouse import _STATUS_PARAMS
+
+    params = _STATUS_PARAMS | store._claim_params("explain", interval_end, limit, timedelta(hours=1), ())
+    explain = text("EXPLAIN (ANALYZE, FORMAT JSON) " + store.render("claim")).bindparams(
+        bindparam("keys", expanding=True, type_=String)
     )
-    notes = []
+    with store.transaction(rollback=True) as tx:
+        plans = {"project": tx.connection.execute(explain, params).scalar()[0]}
     with psycopg.connect(url) as conn:
-        for label, text, values in (
-            ("project", sql, params),
-            (
-                "hand-written",
-                BASELINE_SQL.format(table=f'"{BASELINE_TABLE}"'),
-                {"run_id": "explain", "limit": limit},
-            ),
-        ):
-            plan = conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + text, values).fetchone()[0][0]
-            notes.append(f"{label} statement on the server: {plan['Execution Time']:.1f} ms execution")
-            conn.rollback()
-    return notes
+        sql = "EXPLAIN (ANALYZE, FORMAT JSON) " + BASELINE_SQL.format(table=f'"{BASELINE_TABLE}"')
+        plans["hand-written"] = conn.execute(sql, {"run_id": "explain", "limit": limit}).fetchone()[0][0]
+        conn.rollback()
+    return [
+        f"{label} statement on the server: {plan['Execution Time']:.1f} ms execution"
+        for label, plan in plans.items()
+    ]

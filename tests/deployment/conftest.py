@@ -123,6 +123,8 @@ def deployment_stack(
                         "retry_initial_backoff": 0.2,
                         "retry_max_backoff": 1,
                         "retry_max_elapsed": 20,
+                        # Bounds one call (and so the raised claim timeout the killed-worker test waits for).
+                        "lookup_max_elapsed": 10,
                         "retry_after_cap": 2,
                     },
                 },
