@@ -7,12 +7,13 @@ proxy only ever learns the tunnel's destination.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+from tests.support.tcp_proxy import pipe
 
 HOP_BY_HOP = {
     "connection",
@@ -104,17 +105,6 @@ def _handler(proxy: ForwardProxy) -> type[BaseHTTPRequestHandler]:
 
 def _tunnel(client: socket.socket, upstream: socket.socket) -> None:
     """Copy bytes both ways until either side closes."""
-
-    def pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
 
     upstream.settimeout(None)
     other = threading.Thread(target=pipe, args=(upstream, client), daemon=True)
