@@ -4,7 +4,8 @@ Airflow imports this module (the plugins folder is on ``sys.path``) in every com
 ``airflow`` itself is imported. LocalExecutor and Celery workers fork each task process from a
 long-lived worker process, and a forked process inherits the modules already imported, so a
 module imported here is not imported again by each of the hundreds of mapped onboarding tasks.
-The HTTP client and the PostgreSQL drivers are the bulk of a task's own start-up CPU
+The HTTP client (with ``aiohttp``, which providers-http's hook module imports for its async
+hook), the PostgreSQL drivers and common-sql's helpers are the bulk of a task's own start-up CPU
 (``make bench``, scenario 4). Only third-party modules: importing Airflow's own modules here would
 run while Airflow is still initialising. A missing optional driver is skipped.
 """
@@ -14,7 +15,18 @@ from __future__ import annotations
 import contextlib
 import importlib
 
-PRELOADED_MODULES = ("requests", "tenacity", "jwt", "psycopg", "psycopg2")
+PRELOADED_MODULES = (
+    "requests",
+    "requests_toolbelt",
+    "aiohttp",
+    "tenacity",
+    "jwt",
+    "psycopg",
+    "psycopg2",
+    "sqlparse",
+    "more_itertools",
+    "deprecated",
+)
 
 for _name in PRELOADED_MODULES:
     with contextlib.suppress(ImportError):
