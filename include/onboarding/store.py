@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from avepoint_provider.store import Attempt, OnboardingStore, OnboardOutcome, UnknownCustomer
+from avepoint_provider.store import OnboardingStore, UnknownCustomer
 
 if TYPE_CHECKING:
+    from avepoint_provider.outcomes import Attempt, OnboardOutcome
     from include.onboarding.warehouse import CustomerWarehouse
 
 
@@ -48,6 +49,7 @@ class WarehouseStore(OnboardingStore):
 
     def begin_attempt(self, key: str, run_id: str) -> Attempt | None:
         from avepoint_provider.customer import Customer, InvalidCustomerError
+        from avepoint_provider.outcomes import Attempt
 
         row = self.warehouse(run_id).begin_attempt(key, run_id)
         if row is None:
@@ -77,6 +79,7 @@ class WarehouseStore(OnboardingStore):
         )
 
     def recorded_outcome(self, key: str, run_id: str) -> OnboardOutcome | None:
+        from avepoint_provider.outcomes import OnboardOutcome
         from include.onboarding.status import FINAL
 
         warehouse = self.warehouse(run_id)

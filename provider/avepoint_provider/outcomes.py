@@ -1,9 +1,13 @@
-"""What each AvePoint answer means for one customer's onboarding attempt."""
+"""One customer's onboarding attempt: what it sends, what each AvePoint answer means, how it ended."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
+from dataclasses import asdict, dataclass
+from enum import Enum, StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from avepoint_provider.customer import Customer
 
 # AvePoint's onboarding ``status`` codes, as documented.
 API_STATUS_MEANINGS: dict[int, str] = {
@@ -67,3 +71,32 @@ def decide(api_status: int | None, customer_id: str | None) -> Decision:
 def final_status(outcome: Outcome, attempt: int, max_attempts: int) -> Outcome:
     """A ``retry`` outcome becomes ``failed`` once the customer has used its attempts."""
     return Outcome.FAILED if outcome == Outcome.RETRY and attempt >= max_attempts else outcome
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """An attempt counted before sending: its number (1 for the first) and the customer to send."""
+
+    number: int
+    customer: Customer
+
+
+@dataclass(frozen=True)
+class OnboardOutcome:
+    """What one attempt ended in; JSON-safe through :meth:`to_dict` (no password, no body)."""
+
+    customer_key: str
+    # onboarded, rejected, conflict or retry: what AvePoint's answer means
+    outcome: str
+    # the outcome, or ``failed`` once a retry outcome has used the last attempt
+    status: str
+    reason: str
+    attempt: int
+    api_status: int | None = None
+    avepoint_customer_id: str | None = None
+    http_status: int | None = None
+    request_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        # Plain strings for XCom, whatever enum the outcome and status were given as.
+        return {k: v.value if isinstance(v, Enum) else v for k, v in asdict(self).items()}

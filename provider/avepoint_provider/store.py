@@ -17,12 +17,12 @@ a customer given directly to a DAG.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass
-from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from avepoint_provider.customer import Customer
+    # Imported by a store's methods, not here: a DAG file builds its store at parse time, and
+    # two frozen dataclasses cost the parse loop more than the rest of this module.
+    from avepoint_provider.outcomes import Attempt, OnboardOutcome
 
 
 class RunStopped(Exception):
@@ -31,35 +31,6 @@ class RunStopped(Exception):
 
 class UnknownCustomer(LookupError):
     """The store has no customer under this key."""
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """An attempt counted before sending: its number (1 for the first) and the customer to send."""
-
-    number: int
-    customer: Customer
-
-
-@dataclass(frozen=True)
-class OnboardOutcome:
-    """What one attempt ended in; JSON-safe through :meth:`to_dict` (no password, no body)."""
-
-    customer_key: str
-    # onboarded, rejected, conflict or retry: what AvePoint's answer means
-    outcome: str
-    # the outcome, or ``failed`` once a retry outcome has used the last attempt
-    status: str
-    reason: str
-    attempt: int
-    api_status: int | None = None
-    avepoint_customer_id: str | None = None
-    http_status: int | None = None
-    request_id: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        # Plain strings for XCom, whatever enum the outcome and status were given as.
-        return {k: v.value if isinstance(v, Enum) else v for k, v in asdict(self).items()}
 
 
 class OnboardingStore(ABC):

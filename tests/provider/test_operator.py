@@ -19,7 +19,8 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from avepoint_provider.customer import Customer
 from avepoint_provider.operators.onboard import AvePointOnboardCustomerOperator
-from avepoint_provider.store import Attempt, OnboardingStore, OnboardOutcome, RunStopped, UnknownCustomer
+from avepoint_provider.outcomes import Attempt, OnboardOutcome
+from avepoint_provider.store import OnboardingStore, RunStopped, UnknownCustomer
 from tests.support.reference import EAST_US
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from avepoint_provider.customer import InvalidCustomerError
-from avepoint_provider.store import OnboardOutcome, RunStopped, UnknownCustomer
+from avepoint_provider.outcomes import OnboardOutcome
+from avepoint_provider.store import RunStopped, UnknownCustomer
 from avepoint_provider.stores.variable import MissingPasswordError, VariableOnboardingStore
 from tests.conftest import set_connection
 

@@ -203,6 +203,22 @@ class AvePointHook(HttpHook):
         session.proxies = dict(settings.proxies)
         return session
 
+    @cached_property
+    def _transport_overrides(self) -> dict[str, Any]:
+        """The connection's own ``verify``/``cert``/``proxies``, passed again with every request as
+        HttpHook.run_and_check does: requests lets ``REQUESTS_CA_BUNDLE`` and ``*_PROXY`` override
+        a session's settings, but not a request's. Settings left at requests' defaults are not
+        passed: the environment applies to them as it would anyway (``make bench``, scenario 6)."""
+        settings = self.settings
+        overrides: dict[str, Any] = {}
+        if settings.verify is not True:
+            overrides["verify"] = settings.verify
+        if settings.cert:
+            overrides["cert"] = settings.cert
+        if settings.proxies:
+            overrides["proxies"] = dict(settings.proxies)
+        return overrides
+
     def check_response(self, response: requests.Response) -> None:
         """HttpHook's status check without its logging of the body (it may echo request values)."""
         self._raise_for_status(
@@ -298,17 +314,7 @@ class AvePointHook(HttpHook):
         call.requests_made += 1
         session = self.get_conn()
         try:
-            # The session's verify/cert/proxies again per request, as HttpHook.run_and_check does:
-            # requests lets REQUESTS_CA_BUNDLE and *_PROXY override session-level ones.
-            return session.request(
-                method,
-                url,
-                timeout=self.timeout,
-                verify=session.verify,
-                cert=session.cert,
-                proxies=session.proxies,
-                **kwargs,
-            )
+            return session.request(method, url, timeout=self.timeout, **self._transport_overrides, **kwargs)
         except requests.ConnectTimeout:
             raise AvePointTransientError(f"{what}: could not connect within {self.timeout:g} s") from None
         except requests.exceptions.SSLError:

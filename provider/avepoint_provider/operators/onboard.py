@@ -39,7 +39,7 @@ class AvePointOnboardCustomerOperator(BaseOperator):
     :param customer_label: what a person sees for this task (e.g. key and organization); no secrets.
     :param avepoint_conn_id: the ``avepoint`` connection.
     :param max_attempts: attempts after which a ``retry`` outcome becomes ``failed``.
-    :return: :meth:`~avepoint_provider.store.OnboardOutcome.to_dict`: ``customer_key``, ``outcome``,
+    :return: :meth:`~avepoint_provider.outcomes.OnboardOutcome.to_dict`: ``customer_key``, ``outcome``,
         ``status``, ``reason``, ``attempt``, ``api_status``, ``avepoint_customer_id``,
         ``http_status``, ``request_id``.
     """
@@ -69,8 +69,8 @@ class AvePointOnboardCustomerOperator(BaseOperator):
 
         from avepoint_provider.errors import CONFIGURATION_ERRORS, AvePointError
         from avepoint_provider.hooks.avepoint import AvePointHook
-        from avepoint_provider.outcomes import final_status
-        from avepoint_provider.store import OnboardOutcome, RunStopped, UnknownCustomer
+        from avepoint_provider.outcomes import OnboardOutcome, final_status
+        from avepoint_provider.store import RunStopped, UnknownCustomer
 
         run_id = context["run_id"]
         try_number = context["ti"].try_number

@@ -29,7 +29,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from avepoint_provider.customer import Customer
-from avepoint_provider.store import Attempt, OnboardingStore, OnboardOutcome, RunStopped, UnknownCustomer
+from avepoint_provider.outcomes import Attempt, OnboardOutcome
+from avepoint_provider.store import OnboardingStore, RunStopped, UnknownCustomer
 
 log = logging.getLogger(__name__)
 
