@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -285,6 +286,21 @@ def test_extras_never_become_headers_and_the_secret_is_never_basic_auth(fake_ave
         assert not {"token_url", "environment", "scope", "timeout"} & set(sent.headers)
         assert not sent.headers.get("Authorization", "").startswith("Basic")
     assert hook.get_conn().auth is None
+
+
+def test_a_netrc_entry_for_the_hosts_never_replaces_the_bearer_token(fake_avepoint, tmp_path, monkeypatch):
+    # requests adds basic auth from ~/.netrc for a host when a request brings no auth of its own.
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine {urlsplit(FAKE_GRAPH).hostname} login netrc-user password netrc-pass\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(ONBOARD_PATH, CREATED)
+    assert hook.onboard_customer(CUSTOMER).api_status == 1
+    token_request, post = fake_avepoint.sent
+    assert (token_request.path, post.path) == (TOKEN_PATH, ONBOARD_PATH)
+    assert "Authorization" not in token_request.headers
+    assert post.headers["Authorization"] == f"Bearer {hook.get_token()}"
 
 
 # -- listing ----------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ import requests
 import tenacity
 from airflow.providers.http.hooks.http import HttpHook
 from airflow.sdk.log import mask_secret
+from requests.auth import AuthBase
 
 from avepoint_provider.errors import (
     AvePointAuthError,
@@ -250,7 +251,9 @@ class AvePointHook(HttpHook):
             form |= {"client_assertion_type": JWT_BEARER, "client_assertion": assertion}
         else:
             form["client_secret"] = settings.client_secret
-        response = self._send(call, "POST", settings.token_url, data=form, ambiguous_on_failure=False)
+        response = self._send(
+            call, "POST", settings.token_url, data=form, auth=_credentials_in_form, ambiguous_on_failure=False
+        )
         if response.status_code in (400, 401, 403):
             raise AvePointAuthError(
                 f"AvePoint identity service refused the {settings.auth_method} of client "
@@ -350,17 +353,17 @@ class AvePointHook(HttpHook):
     ) -> tuple[dict[str, Any], requests.Response]:
         """An authenticated Graph call: one token refresh on 401, then typed errors by status."""
         url = f"{self.settings.graph_url}{path}"
-        headers = {"Authorization": f"Bearer {self._current_token(call)}"}
+        auth = _BearerToken(self._current_token(call))
         response = self._send(
-            call, method, url, headers=headers, ambiguous_on_failure=ambiguous_on_failure, **kwargs
+            call, method, url, auth=auth, ambiguous_on_failure=ambiguous_on_failure, **kwargs
         )
         if response.status_code == 401:
             # AvePoint refused the token (expired early, revoked): renew it once and resend.
             # A 401 means the request was not processed, so resending a POST is safe.
             self.log.info("AvePoint answered 401 to %s %s; renewing the token once", method, path)
-            headers = {"Authorization": f"Bearer {self._current_token(call, force_refresh=True)}"}
+            auth = _BearerToken(self._current_token(call, force_refresh=True))
             response = self._send(
-                call, method, url, headers=headers, ambiguous_on_failure=ambiguous_on_failure, **kwargs
+                call, method, url, auth=auth, ambiguous_on_failure=ambiguous_on_failure, **kwargs
             )
         what = f"AvePoint {method} {path}"
         try:
@@ -665,6 +668,25 @@ class AvePointHook(HttpHook):
 
 
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+class _BearerToken(AuthBase):
+    """The Graph call's bearer token, as requests auth: set last, so a ``~/.netrc`` entry for the
+    host can never replace it with basic auth (and requests skips the netrc lookup it would do)."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        return request
+
+
+def _credentials_in_form(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """The token request's auth: none beyond its form. Without an explicit auth requests would add
+    basic auth from a ``~/.netrc`` entry for the identity host, a second client authentication
+    that OAuth 2.0 forbids."""
+    return request
 
 
 def account_key(account: str) -> str:
