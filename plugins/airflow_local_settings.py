@@ -17,15 +17,17 @@ import importlib
 
 PRELOADED_MODULES = (
     "requests",
-    "requests_toolbelt",
+    "requests_toolbelt.adapters.socket_options",
     "aiohttp",
     "tenacity",
     "jwt",
     "psycopg",
     "psycopg2",
+    "psycopg2.extras",
     "sqlparse",
     "more_itertools",
     "deprecated",
+    "multiprocessing",
 )
 
 for _name in PRELOADED_MODULES:
