@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -103,16 +104,25 @@ def test_onboarding_params_are_typed_described_and_bounded():
     assert (keys["type"], keys["items"]) == (["array", "null"], {"type": "string"})  # empty allowed
 
 
-def test_parsing_imports_neither_great_expectations_nor_pandas():
+def parse_in_fresh_process(dag_folder: Path, report: str) -> dict:
+    """Load ``dag_folder`` with ``DagBag`` in a new interpreter (as the dag-processor does) and return
+    ``report``, a Python expression over ``bag`` and ``sys``, evaluated there and sent back as JSON."""
     code = (
-        "import sys, json\n"
+        "import json, sys\n"
         "from airflow.dag_processing.dagbag import DagBag\n"
-        f"bag = DagBag(dag_folder={str(DAGS_FOLDER)!r})\n"
-        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'great_expectations', 'pandas'})\n"
-        "print(json.dumps({'errors': len(bag.import_errors), 'dags': len(bag.dag_ids), 'heavy': heavy}))\n"
+        f"bag = DagBag(dag_folder={str(dag_folder)!r})\n"
+        f"print(json.dumps({report}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    result = json.loads(out.strip().splitlines()[-1])
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_parsing_imports_neither_great_expectations_nor_pandas():
+    result = parse_in_fresh_process(
+        DAGS_FOLDER,
+        "{'errors': len(bag.import_errors), 'dags': len(bag.dag_ids),"
+        " 'heavy': sorted({m.split('.')[0] for m in sys.modules} & {'great_expectations', 'pandas'})}",
+    )
     assert result == {"errors": 0, "dags": len(DAG_IDS), "heavy": []}
 
 
@@ -128,17 +138,13 @@ EXECUTE_TIME_MODULES = (
 
 
 def test_parsing_the_onboarding_dag_imports_no_execute_time_code_and_builds_no_dataclass():
-    code = (
-        "import json, sys\n"
-        "from airflow.dag_processing.dagbag import DagBag\n"
-        f"bag = DagBag(dag_folder={str(DAGS_FOLDER / 'avepoint_customer_onboarding.py')!r})\n"
-        "project = sorted(m for m in sys.modules if m.split('.')[0] in ('avepoint_provider', 'include'))\n"
-        "records = sorted(f'{m}.{n}' for m in project for n, o in vars(sys.modules[m]).items()\n"
-        "                 if isinstance(o, type) and '__dataclass_fields__' in vars(o) and o.__module__ == m)\n"
-        "print(json.dumps({'dags': bag.dag_ids, 'modules': project, 'dataclasses': records}))\n"
+    project = "[m for m in sys.modules if m.split('.')[0] in ('avepoint_provider', 'include')]"
+    result = parse_in_fresh_process(
+        DAGS_FOLDER / "avepoint_customer_onboarding.py",
+        f"{{'dags': bag.dag_ids, 'modules': {project}, 'dataclasses': ["
+        f"f'{{m}}.{{n}}' for m in {project} for n, o in vars(sys.modules[m]).items()"
+        " if isinstance(o, type) and '__dataclass_fields__' in vars(o) and o.__module__ == m]}",
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    result = json.loads(out.strip().splitlines()[-1])
     assert result["dags"] == ["avepoint_customer_onboarding"]
     assert sorted(set(EXECUTE_TIME_MODULES) & set(result["modules"])) == []
     # A frozen dataclass costs about a millisecond to build: more than the rest of the DAG's own imports.
