@@ -260,17 +260,19 @@ class Deployment(AirflowRestClient):
     def kill(self, name: str) -> None:
         """SIGKILL process ``name``, its group and every descendant, as a machine dying would: Airflow
         starts each task process in a session of its own, so the group alone is not all of it. The
-        group is stopped first so that nothing forks between listing the descendants and the kill.
+        group is stopped first so that nothing forks between listing the descendants and the kill,
+        and every descendant is stopped before any dies, so no task finishes in between.
         """
         import psutil
 
         process = self.processes[name]
         _kill_group(process, signal.SIGSTOP)
         descendants = psutil.Process(process.pid).children(recursive=True)
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            for child in descendants:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    child.send_signal(sig)
         _kill_group(process, signal.SIGKILL)
-        for child in descendants:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                child.kill()
 
     def stop(self) -> None:
         """Kill every component's process group (their workers and task processes with them)."""
