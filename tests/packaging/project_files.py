@@ -64,3 +64,12 @@ def dockerfile_base_image() -> str:
     froms = [arguments for instruction, arguments in dockerfile_instructions() if instruction == "FROM"]
     assert len(froms) == 1, f"expected one FROM line, found {froms}"
     return froms[0]
+
+
+def dockerfile_environment() -> dict[str, str]:
+    """The variables the Dockerfile's ``ENV KEY=VALUE ...`` lines set."""
+    env = {}
+    for instruction, arguments in dockerfile_instructions():
+        if instruction == "ENV":
+            env |= dict(pair.split("=", 1) for pair in shlex.split(arguments))
+    return env

@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 import requests
 
+from include.local_airflow import WORKER_SETTINGS
 from include.local_cluster import (
     HEALTH_NAMES,
     celery_environment,
@@ -195,6 +196,7 @@ class Deployment(AirflowRestClient):
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             "GX_ANALYTICS_ENABLED": "False",
         }
+        env |= WORKER_SETTINGS
         env |= shared_secrets(self.home)
         if self.executor == "CeleryExecutor":
             env |= celery_environment(
