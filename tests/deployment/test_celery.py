@@ -23,8 +23,8 @@ CUSTOMERS = 200
 # A dead worker's running tasks are failed (and retried elsewhere) once they miss heartbeats this long.
 HEARTBEAT_TIMEOUT_SECONDS = 30
 UNFINISHED = {"pending", "retry", "in_progress"}
-# Every Graph request's delay until w1 is killed (longer than one poll of the API, so tasks seen
-# running are still running when the kill lands).
+# Every Graph request's delay until w1 is killed: w1's onboarding tasks then spend most of their
+# time waiting on AvePoint (far longer than one poll of the API), so the kill lands mid-call.
 KILL_LATENCY_MS = 2000
 
 
@@ -75,8 +75,6 @@ def test_a_killed_celery_worker_loses_no_row_and_creates_no_customer_twice(celer
         hang_seconds=4,
         lost_response_rate=0.05,
         lost_response_mode="mixed",
-        # Until the kill every Graph request takes this long, so w1's onboarding tasks spend most
-        # of their time waiting on AvePoint and the kill lands mid-call, not between tasks.
         latency_ms=KILL_LATENCY_MS,
     )
     try:
