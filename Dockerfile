@@ -10,6 +10,6 @@ FROM astrocrpublic.azurecr.io/runtime:3.3-8-python-3.12
 # Airflow registers the `avepoint` connection type from the installed package's entry point.
 RUN pip install --no-cache-dir ./provider
 
-# include/local_airflow.py's WORKER_SETTINGS, which says why: without it a task's worker slot stays
+# tools/local_airflow.py's WORKER_SETTINGS, which says why: without it a task's worker slot stays
 # busy up to 5 s after the task has finished.
 ENV AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL=1

@@ -39,17 +39,17 @@ test: lint
 	$(BIN)/pytest
 
 demo: $(INSTALLED)
-	$(BIN)/python -m include.demo
+	$(BIN)/python -m tools.demo
 
 sandbox: $(INSTALLED)
 	$(BIN)/python -m avepoint_sandbox --host 127.0.0.1 --port $(SANDBOX_PORT) --state-file var/sandbox-state.json
 
 airflow: $(INSTALLED)
-	$(BIN)/python -m include.local_airflow --sandbox-port $(SANDBOX_PORT) --api-port $(AIRFLOW_PORT)
+	$(BIN)/python -m tools.local_airflow --sandbox-port $(SANDBOX_PORT) --api-port $(AIRFLOW_PORT)
 
 # The same project on a CeleryExecutor cluster (PostgreSQL metadata, Redis broker, two workers).
 cluster: $(INSTALLED)
-	$(BIN)/python -m include.local_cluster --sandbox-port $(SANDBOX_PORT) --api-port $(AIRFLOW_PORT)
+	$(BIN)/python -m tools.local_cluster --sandbox-port $(SANDBOX_PORT) --api-port $(AIRFLOW_PORT)
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench
@@ -57,7 +57,7 @@ bench: $(INSTALLED)
 # The audit export of the rows needing a human (README), e.g.
 # make report REPORT_ARGS="--status failed --format json --output var/failed.json"
 report: $(INSTALLED)
-	@$(BIN)/python -m include.onboarding.report --settings airflow_settings.yaml $(REPORT_ARGS)
+	@$(BIN)/python -m tools.report $(REPORT_ARGS)
 
 # The provider wheel, and for MWAA plugins.zip with requirements-mwaa.txt (docs/DEPLOY.md).
 dist: $(INSTALLED)

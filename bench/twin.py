@@ -24,14 +24,10 @@ _TEMPLATE = '''\
 
 from __future__ import annotations
 
-import os
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import Asset, BaseOperator, Param, TriggerRule, dag, task
 
-POOL = "avepoint_api"
-RETRY_DELAY = timedelta(seconds=float(os.environ.get("AVEPOINT_ONBOARDING_RETRY_DELAY_SECONDS", "60")))
+from include.onboarding.names import DEFAULT_ARGS, POOL
 
 
 class NoopOnboardCustomerOperator(BaseOperator):

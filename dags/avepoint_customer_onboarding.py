@@ -45,19 +45,13 @@ before its end, exactly once.
 
 from __future__ import annotations
 
-import os
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import Param, TriggerRule, dag, task
 
 from avepoint_provider.operators.onboard import AvePointOnboardCustomerOperator
 from include.onboarding.assets import CUSTOMERS_ASSET
-from include.onboarding.names import CLAIM_TASK_ID, POOL, PREPARE_TASK_ID, VALIDATE_TASK_ID
+from include.onboarding.names import CLAIM_TASK_ID, DEFAULT_ARGS, POOL, PREPARE_TASK_ID, VALIDATE_TASK_ID
 from include.onboarding.store import WarehouseStore
-
-# Tests and impatient operators may shorten the retry delay; production keeps a minute.
-RETRY_DELAY = timedelta(seconds=float(os.environ.get("AVEPOINT_ONBOARDING_RETRY_DELAY_SECONDS", "60")))
 
 
 @dag(
@@ -68,13 +62,7 @@ RETRY_DELAY = timedelta(seconds=float(os.environ.get("AVEPOINT_ONBOARDING_RETRY_
     max_active_runs=1,
     doc_md=__doc__,
     tags=["avepoint", "onboarding", "customers"],
-    default_args={
-        "owner": "partner-operations",
-        "retries": 2,
-        "retry_delay": RETRY_DELAY,
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=10),
-    },
+    default_args=DEFAULT_ARGS,
     params={
         "dry_run": Param(
             False,

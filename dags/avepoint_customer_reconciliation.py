@@ -24,15 +24,10 @@ in the `avepoint_onboarding` Variable; `alert_on` must include `drift`).
 
 from __future__ import annotations
 
-import os
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import dag, task
 
-from include.onboarding.names import POOL
-
-RETRY_DELAY = timedelta(seconds=float(os.environ.get("AVEPOINT_ONBOARDING_RETRY_DELAY_SECONDS", "60")))
+from include.onboarding.names import DEFAULT_ARGS, POOL
 
 
 @dag(
@@ -43,13 +38,7 @@ RETRY_DELAY = timedelta(seconds=float(os.environ.get("AVEPOINT_ONBOARDING_RETRY_
     max_active_runs=1,
     doc_md=__doc__,
     tags=["avepoint", "onboarding", "reconciliation"],
-    default_args={
-        "owner": "partner-operations",
-        "retries": 2,
-        "retry_delay": RETRY_DELAY,
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=10),
-    },
+    default_args=DEFAULT_ARGS,
 )
 def avepoint_customer_reconciliation():
     @task(pool=POOL, multiple_outputs=False)

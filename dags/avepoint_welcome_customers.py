@@ -13,15 +13,11 @@ several onboarding runs are merged into one run of this DAG.
 
 from __future__ import annotations
 
-import os
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import dag, task
 
 from include.onboarding.assets import CUSTOMERS_ASSET
-
-RETRY_DELAY = timedelta(seconds=float(os.environ.get("AVEPOINT_ONBOARDING_RETRY_DELAY_SECONDS", "60")))
+from include.onboarding.names import DEFAULT_ARGS
 
 
 @dag(
@@ -32,7 +28,7 @@ RETRY_DELAY = timedelta(seconds=float(os.environ.get("AVEPOINT_ONBOARDING_RETRY_
     max_active_runs=1,
     doc_md=__doc__,
     tags=["avepoint", "onboarding", "example"],
-    default_args={"owner": "partner-operations", "retries": 2, "retry_delay": RETRY_DELAY},
+    default_args=DEFAULT_ARGS,
 )
 def avepoint_welcome_customers():
     @task

@@ -7,10 +7,10 @@ For the person who fixes them (``make report``)::
     python -m include.onboarding.report --output var/needs-human.csv
 
 The warehouse is the ``customer_warehouse`` connection (``AIRFLOW_CONN_CUSTOMER_WAREHOUSE`` or any
-Airflow secrets backend); ``--settings FILE`` reads connections and variables from an
-``airflow_settings.yaml`` for those not set in the environment. The table is ``--table``, else
-the one in the ``avepoint_onboarding`` Variable given as ``AIRFLOW_VAR_AVEPOINT_ONBOARDING`` (or by
-``--settings``), else ``customer_onboarding``: the report reads no Airflow metadata database.
+Airflow secrets backend; ``make report`` adds what ``airflow_settings.yaml`` holds, see
+``tools/report.py``). The table is ``--table``, else the one in the ``avepoint_onboarding``
+Variable given as ``AIRFLOW_VAR_AVEPOINT_ONBOARDING``, else ``customer_onboarding``: the report
+reads no Airflow metadata database.
 
 The columns are listed one by one in ``sql/common/report_rows.sql``: there is no password column,
 ever. The report does hold the customers' sign-in accounts (the person fixing a row needs them);
@@ -115,11 +115,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, help="write to this file instead of standard output")
     parser.add_argument("--table", help="the customer table (default: the avepoint_onboarding Variable's)")
     parser.add_argument("--conn-id", default="customer_warehouse", help="the warehouse connection")
-    parser.add_argument(
-        "--settings",
-        type=Path,
-        help="an airflow_settings.yaml for connections/variables not in the environment",
-    )
     args = parser.parse_args(argv)
     if args.events < 0:
         parser.error("--events must be 0 or more")
@@ -137,11 +132,6 @@ def _table(explicit: str | None) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.settings:
-        from include.airflow_settings import environment, load
-
-        for name, value in environment(load(args.settings)).items():
-            os.environ.setdefault(name, value)
     from include.onboarding.ops_store import OperationsWarehouse
 
     statuses = args.status or [s.value for s in NEEDS_HUMAN]

@@ -91,8 +91,9 @@ def local_airflow() -> Iterator[LocalAirflow]:
     """
     _require_chromium()
     from avepoint_sandbox import SandboxControl
-    from include.demo.customers import sandbox_seed
-    from include.local_airflow import (
+    from include.onboarding.warehouse import CustomerWarehouse
+    from tools.demo.customers import sandbox_seed
+    from tools.local_airflow import (
         airflow_environment,
         local_settings,
         prepare,
@@ -100,7 +101,6 @@ def local_airflow() -> Iterator[LocalAirflow]:
         start_standalone,
         stop_process_group,
     )
-    from include.onboarding.warehouse import CustomerWarehouse
 
     shutil.rmtree(HOME, ignore_errors=True)
     (HOME / "airflow").mkdir(parents=True)

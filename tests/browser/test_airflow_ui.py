@@ -14,9 +14,9 @@ from urllib.parse import quote
 
 import pytest
 
-from include.demo.customers import ALREADY_OURS_ACCOUNT, OTHER_PARTNER_ACCOUNT, demo_customers
 from tests.browser.conftest import DAG_ID, VIEWPORT
 from tests.support.rows import make_customer, run_sql
+from tools.demo.customers import ALREADY_OURS_ACCOUNT, OTHER_PARTNER_ACCOUNT, demo_customers
 
 pytestmark = pytest.mark.browser
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from include.demo.customers import US_GOV
 from tests.conftest import avepoint_connection, set_connection
 from tests.dags.conftest import customer
 from tests.support.rows import make_customer
+from tools.demo.customers import US_GOV
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 import psutil
 import pytest
 
-from include.demo.customers import MISTYPED_CANADA, US_GOV
 from tests.deployment.conftest import CLAIM_TIMEOUT_MINUTES, DAG_ID, customer
+from tools.demo.customers import MISTYPED_CANADA, US_GOV
 
 pytestmark = [pytest.mark.deployment, pytest.mark.postgres]
 

@@ -1,4 +1,4 @@
-"""``make airflow`` (``include.local_airflow``): its sandbox knows the demo's AvePoint-side customers,
+"""``make airflow`` (``tools.local_airflow``): its sandbox knows the demo's AvePoint-side customers,
 and a signal stops everything it started.
 """
 
@@ -10,10 +10,10 @@ import uuid
 import pytest
 
 from avepoint_sandbox import SandboxControl
-from include.demo.customers import sandbox_seed
-from include.local_airflow import start_sandbox, stop_process_group
 from tests.support import local_run
 from tests.support.deployment import free_port
+from tools.demo.customers import sandbox_seed
+from tools.local_airflow import start_sandbox, stop_process_group
 
 
 def test_the_sandbox_is_seeded_like_the_demo_s(tmp_path):
@@ -48,7 +48,7 @@ def test_a_signal_stops_airflow_standalone_and_the_sandbox(tmp_path, how):
     }
     args = ["--api-port", str(api_port), "--sandbox-port", str(sandbox_port), "--state-dir", str(tmp_path)]
     output = tmp_path / "make-airflow.log"
-    process = local_run.start("include.local_airflow", args, env, output)
+    process = local_run.start("tools.local_airflow", args, env, output)
     started = []
     try:
         local_run.wait_healthy(

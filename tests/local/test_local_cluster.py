@@ -1,4 +1,4 @@
-"""``make cluster`` (``include.local_cluster``): the CeleryExecutor cluster comes up with its UI, and a
+"""``make cluster`` (``tools.local_cluster``): the CeleryExecutor cluster comes up with its UI, and a
 signal stops every process it started.
 """
 
@@ -36,7 +36,7 @@ def test_a_signal_stops_every_process_of_the_cluster(tmp_path, how):
         "--postgres", server, "--database", database, "--broker", broker, "--concurrency", "1",
     ]  # fmt: skip
     output = tmp_path / "make-cluster.log"
-    process = local_run.start("include.local_cluster", args, env, output)
+    process = local_run.start("tools.local_cluster", args, env, output)
     started = []
     try:
         local_run.wait_healthy(

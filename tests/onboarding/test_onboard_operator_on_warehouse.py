@@ -10,9 +10,9 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from avepoint_provider.operators.onboard import AvePointOnboardCustomerOperator
-from include.demo.customers import EAST_US
 from include.onboarding.store import WarehouseStore
 from tests.support.rows import run_sql
+from tools.demo.customers import EAST_US
 
 pytestmark = pytest.mark.integration
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from include.demo.customers import EAST_US, MISTYPED_CANADA, US_GOV
 from include.onboarding.validation import reason_text, validate_rows
+from tools.demo.customers import EAST_US, MISTYPED_CANADA, US_GOV
 
 GOOD = {
     "first_name": "Ann",

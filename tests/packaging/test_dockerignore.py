@@ -42,9 +42,10 @@ def test_a_later_exclamation_mark_takes_a_path_back():
         "bench/__main__.py",
         "tests/conftest.py",
         "tools/dist.py",
-        "include/demo/__main__.py",
-        "include/local_airflow.py",
-        "include/airflow_settings.py",
+        "tools/demo/__main__.py",
+        "tools/local_airflow.py",
+        "tools/local_cluster.py",
+        "tools/airflow_settings.py",
         "var/warehouse.db",
         ".venv/bin/python",
         ".git",
@@ -70,3 +71,13 @@ def test_the_project_leaves_out(path):
 )
 def test_the_project_ships(path):
     assert not PROJECT.ignored(path)
+
+
+def test_everything_under_include_ships_without_carve_outs():
+    """include/ holds only what a deployment runs: the development tools live under tools/."""
+    from tests.packaging.project_files import ROOT
+
+    shipped = [p.relative_to(ROOT).as_posix() for p in (ROOT / "include").rglob("*") if p.is_file()]
+    assert shipped
+    assert [p for p in shipped if PROJECT.ignored(p) and "__pycache__" not in p] == []
+    assert "include" not in DOCKERIGNORE.read_text()

@@ -4,9 +4,9 @@ says why) are the same in the image, ``make airflow``, ``make cluster`` and the 
 
 from __future__ import annotations
 
-from include.local_airflow import WORKER_SETTINGS, airflow_environment
-from include.local_cluster import cluster_environment
 from tests.packaging.project_files import dockerfile_environment
+from tools.local_airflow import WORKER_SETTINGS, airflow_environment
+from tools.local_cluster import cluster_environment
 
 
 def test_the_worker_settings_shorten_the_supervisor_s_wait_for_a_finished_task():

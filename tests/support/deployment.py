@@ -25,8 +25,8 @@ from urllib.parse import quote
 
 import requests
 
-from include.local_airflow import WORKER_SETTINGS
-from include.local_cluster import (
+from tools.local_airflow import WORKER_SETTINGS
+from tools.local_cluster import (
     HEALTH_NAMES,
     celery_environment,
     flush_broker,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from include.demo.customers import EAST_US
+from tools.demo.customers import EAST_US
 
 
 def make_customer(key: str, *, domain: str = "customers.example", **changes: Any) -> dict[str, Any]:

@@ -15,8 +15,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from include.airflow_settings import ROOT, environment, load
-from include.demo.customers import demo_customers, sandbox_seed
+from tools.airflow_settings import ROOT, environment, load
+from tools.demo.customers import demo_customers, sandbox_seed
 
 DAG_ID = "avepoint_customer_onboarding"
 VAR = ROOT / "var"

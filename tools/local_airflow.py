@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from include.airflow_settings import ROOT, AirflowSettings, environment, load, load_into_airflow
+from tools.airflow_settings import ROOT, AirflowSettings, environment, load, load_into_airflow
 
 BIN = Path(sys.executable).parent
 
@@ -85,7 +85,7 @@ def start_sandbox(port: int, state_file: Path) -> subprocess.Popen | None:
     end in the same statuses in the UI as in the demo. Seeding twice changes nothing.
     """
     from avepoint_sandbox import SandboxControl
-    from include.demo.customers import sandbox_seed
+    from tools.demo.customers import sandbox_seed
 
     control = SandboxControl(f"http://127.0.0.1:{port}")
     if port_in_use(port):
@@ -122,9 +122,9 @@ def prepare(settings: AirflowSettings, env: dict[str, str]) -> None:
     subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
     load_into_airflow(settings, airflow, env=env)
 
-    from include.demo.customers import demo_customers
     from include.onboarding.config import VARIABLE, WAREHOUSE_CONN_ID, OnboardingSettings
     from include.onboarding.warehouse import CustomerWarehouse
+    from tools.demo.customers import demo_customers
 
     table = OnboardingSettings.from_mapping(json.loads(settings.variables.get(VARIABLE) or "{}")).table
     with _environment(environment(settings)):

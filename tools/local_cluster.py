@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from include.airflow_settings import ROOT
-from include.local_airflow import (
+from tools.airflow_settings import ROOT
+from tools.local_airflow import (
     BIN,
     airflow_environment,
     argument_parser,
