@@ -40,7 +40,13 @@ DRIFT = "drift"
 # Alerts sent per finish at most: a long mail outage does not turn one run into a flood.
 SEND_LIMIT = 20
 ROWS_LISTED = 200
-_EMAIL_ADDRESS = re.compile(r"[^\s<>()\[\],;:\"']+@[^\s<>()\[\],;:\"']+")
+# An e-mail address as RFC 5322 allows it to be written: a local part that is a quoted string
+# ("john doe", spaces, @ and escaped quotes inside) or a run of ordinary characters, then a domain
+# that is a name or an address literal ([192.168.0.1], [IPv6:...]).
+_EMAIL_ADDRESS = re.compile(
+    r"""(?:"(?:[^"\\]|\\.)*"|[^\s<>()\[\],;:"']+)"""
+    r"""@(?:\[[^\]\s]*\]|[^\s<>()\[\],;:"'@]+)"""
+)
 REDACTED = "[e-mail address removed]"
 
 

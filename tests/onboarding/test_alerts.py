@@ -81,6 +81,23 @@ def test_scrub_removes_every_email_address_shape():
     assert scrub(text) == f"mail {REDACTED}, <{REDACTED}> or '{REDACTED}'"
 
 
+@pytest.mark.parametrize(
+    "address",
+    [
+        '"john doe"@example.com',
+        '"john.doe"@example.com',
+        '"a\\"b@c"@example.com',
+        "john@[192.168.0.1]",
+        '"john doe"@[IPv6:2001:db8::1]',
+    ],
+)
+def test_scrub_removes_quoted_local_parts_and_address_literals(address):
+    text = scrub(f"account {address} exists")
+
+    assert text == f"account {REDACTED} exists"
+    assert "john" not in text and "@" not in text
+
+
 def test_the_payload_names_why_and_each_row_without_email_addresses():
     payload = onboarding_payload(summary(), dag_id="d", stop_reason=None, alert_on=ALERT_REASONS)
 
