@@ -12,9 +12,12 @@ Findings, one row each in ``<table>_drift`` (and counted in the run's note):
 | ``unknown_customer`` | a listed customer no row knows (by id or account) | reported |
 | ``settled`` | a ``conflict``/``retry`` row whose account is listed: an earlier attempt created it | set ``onboarded`` with that id, password erased, an events row says why |
 | ``duplicate_account`` | as ``settled``, but that AvePoint id is already another row's | reported, not settled |
+| ``ambiguous_match`` | a ``conflict``/``retry`` row whose account AvePoint lists more than once, without an id, or under another organization | reported, not settled |
 
 Details name customer keys and AvePoint ids, never an e-mail address or a password: the
-accounts are compared in memory only.
+accounts are compared in memory only, by the project's one account identity
+(:func:`~avepoint_provider.hooks.avepoint.account_key`: trimmed, ASCII letters lowered, no
+Unicode folding), the same rule the hook's look-up and validation use.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from avepoint_provider.hooks.avepoint import account_key
 from include.onboarding.config import AVEPOINT_CONN_ID, WAREHOUSE_CONN_ID, OnboardingSettings
 from include.onboarding.status import Status
 
@@ -35,9 +39,10 @@ MISMATCH = "account_mismatch"
 UNKNOWN = "unknown_customer"
 SETTLED = "settled"
 DUPLICATE = "duplicate_account"
-KINDS = (MISSING, MISMATCH, UNKNOWN, DUPLICATE, SETTLED)
+AMBIGUOUS = "ambiguous_match"
+KINDS = (MISSING, MISMATCH, UNKNOWN, DUPLICATE, AMBIGUOUS, SETTLED)
 # Kinds a human must look at (a settled row needs nobody).
-NEEDS_A_HUMAN = (MISSING, MISMATCH, UNKNOWN, DUPLICATE)
+NEEDS_A_HUMAN = (MISSING, MISMATCH, UNKNOWN, DUPLICATE, AMBIGUOUS)
 
 
 @dataclass
@@ -54,16 +59,36 @@ class Comparison:
 
 
 def _account(value: Any) -> str:
-    return str(value or "").strip().casefold()
+    """The account as every comparison in the project sees it (:func:`account_key`)."""
+    return account_key(str(value or ""))
+
+
+def _organization(value: Any) -> str:
+    """An organization name compared the same careful way: blanks collapsed, ASCII letters lowered."""
+    return account_key(" ".join(str(value or "").split()))
+
+
+def _shown(value: Any) -> str:
+    return " ".join(str(value or "").split())[:80]
 
 
 def compare(
     rows: Iterable[Mapping[str, Any]], listed: Iterable[Mapping[str, Any]], run_id: str
 ) -> Comparison:
-    """Compare warehouse rows (key, status, account, AvePoint id) with AvePoint's list."""
+    """Compare warehouse rows (key, status, account, organization, AvePoint id) with AvePoint's list.
+
+    Accounts are one account when :func:`account_key` says so, nowhere looser: a false match
+    would settle a row as a customer that is not its own (erasing its password, never creating
+    it). A ``conflict``/``retry`` row is settled only when exactly one listed customer has its
+    account, with an id, under the same organization; anything else is left to a human.
+    """
     rows = list(rows)
+    listed = list(listed)
     by_id = {str(c["id"]): c for c in listed if c.get("id")}
-    by_account = {_account(c.get("ownerEmail")): c for c in by_id.values() if c.get("ownerEmail")}
+    by_account: dict[str, list[Mapping[str, Any]]] = {}
+    for customer in listed:
+        if _account(customer.get("ownerEmail")):
+            by_account.setdefault(_account(customer.get("ownerEmail")), []).append(customer)
     row_of_account = {_account(r["registration_account"]): str(r["customer_key"]) for r in rows}
     row_of_id = {
         str(r["avepoint_customer_id"]): str(r["customer_key"]) for r in rows if r["avepoint_customer_id"]
@@ -95,10 +120,14 @@ def compare(
                     "registration_account",
                 )
         elif status in (Status.CONFLICT, Status.RETRY):
-            listed_customer = by_account.get(account)
-            if listed_customer is None:
+            matches = by_account.get(account, []) if account else []
+            if not matches:
                 continue
-            found_id = str(listed_customer["id"])
+            found_id = str(matches[0].get("id") or "")
+            doubt = _doubt(row, matches)
+            if doubt:
+                result.add(AMBIGUOUS, key, found_id or None, f"row {key} ({status}): {doubt}; not settled")
+                continue
             other = row_of_id.get(found_id) or settled_ids.get(found_id)
             if other and other != key:
                 result.add(
@@ -121,7 +150,7 @@ def compare(
     for customer_id, customer in by_id.items():
         if customer_id in row_of_id or _account(customer.get("ownerEmail")) in row_of_account:
             continue
-        organization = " ".join(str(customer.get("organization") or "").split())[:80]
+        organization = _shown(customer.get("organization"))
         result.add(
             UNKNOWN,
             None,
@@ -130,6 +159,22 @@ def compare(
             "row knows",
         )
     return result
+
+
+def _doubt(row: Mapping[str, Any], matches: list[Mapping[str, Any]]) -> str | None:
+    """Why the listed customers with a row's account do not prove that an attempt created it, or None."""
+    if len(matches) > 1:
+        ids = ", ".join(sorted(str(c.get("id") or "(no id)") for c in matches))
+        return f"AvePoint lists {len(matches)} customers with its account ({ids})"
+    [match] = matches
+    if not match.get("id"):
+        return "AvePoint lists its account without a customer id"
+    if _organization(match.get("organization")) != _organization(row.get("organization_name")):
+        return (
+            f"AvePoint lists customer {match['id']} with its account under another organization "
+            f"({_shown(match.get('organization')) or 'none'}, not {_shown(row.get('organization_name'))})"
+        )
+    return None
 
 
 def reconcile(context: Any) -> dict[str, Any]:

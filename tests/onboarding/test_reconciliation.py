@@ -60,17 +60,18 @@ def drifted(sandbox, warehouse):
         "DUP": ("retry", None),
     }
     customers = [make_customer(k) for k in rows]
-    customers[-1]["registration_account"] = "ON-OK@customers.example"  # DUP shares ON-OK's account
+    # DUP is ON-OK loaded a second time: its account and organization.
+    customers[-1] |= {"registration_account": "ON-OK@customers.example", "organization_name": "Org ON-OK"}
     warehouse.add_customers(customers)
     for key, (status, customer_id) in rows.items():
         set_row(warehouse, key, status=status, customer_id=customer_id, password_null=status == "onboarded")
     sandbox.seed(
         customers=[
-            listed("id-ok", "on-ok@customers.example"),
+            listed("id-ok", "on-ok@customers.example", "Org ON-OK"),
             listed("id-moved", "someone-else@customers.example"),
-            listed("id-conf", "CONF@customers.example"),
-            listed("id-retry", "retry@customers.example"),
-            listed("id-busy", "busy@customers.example"),
+            listed("id-conf", "CONF@customers.example", "Org CONF"),
+            listed("id-retry", "retry@customers.example", "org retry"),
+            listed("id-busy", "busy@customers.example", "Org BUSY"),
             listed("id-stranger", "stranger@elsewhere.example", "Stranger Ltd"),
         ]
     )
@@ -152,7 +153,9 @@ def test_a_settlement_skips_a_row_claimed_since_the_comparison(drifted):
     store = OperationsWarehouse("customer_warehouse")
     store.create_operations_tables()
     comparison = compare(
-        store.reconciliation_rows(), [{"id": "id-conf", "ownerEmail": "conf@customers.example"}], RUN_ID
+        store.reconciliation_rows(),
+        [{"id": "id-conf", "ownerEmail": "conf@customers.example", "organization": "Org CONF"}],
+        RUN_ID,
     )
     set_row(drifted, "CONF", status="in_progress")  # a run claimed it in between
 
@@ -205,3 +208,77 @@ def test_five_thousand_listed_customers_take_one_list_request_per_page_of_100(sa
     # Pages of 100; the last page is full, and the paging stops on totalCount, without an empty page.
     assert sandbox.inspect()["requests"]["list"] == math.ceil(total / PAGE_SIZE) == 50
     assert seeding < 30, f"seeding 5,000 customers took {seeding:.1f} s"
+
+
+# -- which listed customer a row is (issue 16 item 4) -----------------------------------------------
+
+
+def row(key: str, account: str, *, status: str = "retry", organization: str = "Org A") -> dict:
+    return {
+        "customer_key": key,
+        "status": status,
+        "registration_account": account,
+        "organization_name": organization,
+        "avepoint_customer_id": None,
+    }
+
+
+def customer(customer_id: str, account: str, organization: str = "Org A") -> dict:
+    return {"id": customer_id, "ownerEmail": account, "organization": organization}
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        ("strasse@x.example", "stra\u00dfe@x.example"),  # casefold() makes them one account
+        ("kelvin@x.example", "\u212aelvin@x.example"),  # lower() makes the Kelvin sign a k
+        ("stra\u00dfe@x.example", "strasse@x.example"),
+    ],
+)
+def test_a_row_is_never_settled_on_another_account_that_unicode_folding_makes_equal(ours, theirs):
+    result = compare([row("R1", ours)], [customer("id-other", theirs)], RUN_ID)
+
+    assert result.settlements == []
+    assert [(f["kind"], f["customer_key"], f["avepoint_customer_id"]) for f in result.findings] == [
+        ("unknown_customer", None, "id-other")
+    ]
+
+
+def test_a_row_is_settled_when_exactly_one_listed_customer_has_its_account_and_organization():
+    result = compare(
+        [row("R1", " Ann@X.example ", organization="Contoso  Ltd")],
+        [customer("id-ann", "ann@x.example", "contoso ltd"), customer("id-bob", "bob@x.example")],
+        RUN_ID,
+    )
+
+    assert [(s["customer_key"], s["avepoint_customer_id"]) for s in result.settlements] == [("R1", "id-ann")]
+
+
+def test_a_listed_customer_under_another_organization_is_left_to_a_human():
+    result = compare(
+        [row("R1", "ann@x.example", status="conflict", organization="Contoso")],
+        [customer("id-ann", "ann@x.example", "Fabrikam")],
+        RUN_ID,
+    )
+
+    assert result.settlements == []
+    [finding] = result.findings
+    assert (finding["kind"], finding["customer_key"], finding["avepoint_customer_id"]) == (
+        "ambiguous_match",
+        "R1",
+        "id-ann",
+    )
+    assert "another organization" in finding["detail"] and "@" not in finding["detail"]
+
+
+def test_an_account_listed_twice_is_left_to_a_human():
+    result = compare(
+        [row("R1", "ann@x.example")],
+        [customer("id-1", "ann@x.example"), customer("id-2", "ANN@x.example")],
+        RUN_ID,
+    )
+
+    assert result.settlements == []
+    [finding] = result.findings
+    assert (finding["kind"], finding["customer_key"]) == ("ambiguous_match", "R1")
+    assert "id-1" in finding["detail"] and "id-2" in finding["detail"]
