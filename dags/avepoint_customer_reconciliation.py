@@ -30,6 +30,13 @@ from airflow.sdk import dag, task
 from include.onboarding.names import DEFAULT_ARGS, POOL
 
 
+def _alert_on_failure(context) -> None:
+    """A task failed for good (AvePoint or the warehouse unreachable, say): alert (the README, Alerts)."""
+    from include.onboarding.alerts import alert_after_failure
+
+    alert_after_failure(context)
+
+
 @dag(
     dag_id="avepoint_customer_reconciliation",
     schedule="@daily",
@@ -41,13 +48,13 @@ from include.onboarding.names import DEFAULT_ARGS, POOL
     default_args=DEFAULT_ARGS,
 )
 def avepoint_customer_reconciliation():
-    @task(pool=POOL, multiple_outputs=False)
+    @task(pool=POOL, multiple_outputs=False, on_failure_callback=_alert_on_failure)
     def reconcile_customers(**context) -> dict:
         from include.onboarding.reconciliation import reconcile
 
         return reconcile(context)
 
-    @task(multiple_outputs=False)
+    @task(multiple_outputs=False, on_failure_callback=_alert_on_failure)
     def send_alerts(result: dict, **context) -> dict:
         from include.onboarding.reconciliation import finish
 
