@@ -12,6 +12,9 @@ Airflow secrets backend; ``make report`` adds what ``airflow_settings.yaml`` hol
 Variable given as ``AIRFLOW_VAR_AVEPOINT_ONBOARDING``, else ``customer_onboarding``: the report
 reads no Airflow metadata database.
 
+Alerts that could not be delivered and were set aside (outcome ``dead`` in ``<table>_alerts``)
+are counted on standard error.
+
 The columns are listed one by one in ``sql/common/report_rows.sql``: there is no password column,
 ever. The report does hold the customers' sign-in accounts (the person fixing a row needs them):
 ``--output`` creates the file readable by its owner only (mode 0600); keep it where the warehouse's
@@ -155,6 +158,16 @@ def _table(explicit: str | None) -> str:
     return OnboardingSettings.from_mapping(json.loads(raw) if raw else None).table
 
 
+def _dead_alerts(store: Any) -> int:
+    """Alerts set aside after too many failed attempts; 0 when no alert was ever owed (no table)."""
+    from include.onboarding.warehouse import WarehouseError
+
+    try:
+        return store.dead_alerts()
+    except WarehouseError:
+        return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from include.onboarding.ops_store import OperationsWarehouse
@@ -163,8 +176,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     store = OperationsWarehouse(args.conn_id, _table(args.table))
     try:
         rows = build_report(store, statuses, args.events)
+        dead = _dead_alerts(store)
     finally:
         store.dispose()
+    if dead:
+        print(
+            f"{dead} alert(s) could not be delivered and were set aside (outcome 'dead' in "
+            f"{store.more_tables()['alerts_table']}): see last_error; set outcome NULL and attempts 0 "
+            "to send them again",
+            file=sys.stderr,
+        )
     text = to_json(rows) if args.format == "json" else to_csv(rows, args.events)
     if args.output:
         write_private(args.output, text)

@@ -427,3 +427,24 @@ def test_adopting_an_account_with_existing_customers_takes_a_baseline_in_one_lin
         ("unknown_customer", "id-new")
     ]
     assert alert["baseline"] == 0
+
+
+@pytest.mark.parametrize("warehouse", ["sqlite"], indirect=True)
+def test_a_drift_table_from_before_the_lifecycle_gets_its_state_column(warehouse, caplog):
+    from include.onboarding.ops_store import OperationsWarehouse
+
+    drift = warehouse.table_name.with_suffix("_drift").quoted
+    run_sql(
+        warehouse,
+        f"CREATE TABLE {drift} (drift_id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, "
+        "found_at TEXT NOT NULL, kind TEXT NOT NULL, customer_key TEXT, avepoint_customer_id TEXT, "
+        "detail TEXT NOT NULL)",
+    )
+    run_sql(
+        warehouse, f"INSERT INTO {drift} (run_id, found_at, kind, detail) VALUES ('old', 'then', 'k', 'd')"
+    )
+
+    OperationsWarehouse("customer_warehouse").create_operations_tables()
+
+    assert run_sql(warehouse, f"SELECT run_id, state FROM {drift}") == [("old", None)]
+    assert "Adding the column state" in caplog.text

@@ -164,3 +164,22 @@ def test_the_output_file_is_readable_by_its_owner_only(filled, tmp_path):
     fresh = tmp_path / "sub" / "fresh.json"
     assert main(["--format", "json", "--output", str(fresh)]) == 0
     assert fresh.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("warehouse", ["sqlite"], indirect=True)
+def test_the_report_says_when_alerts_were_set_aside_as_dead(filled, capsys):
+    from datetime import timedelta
+
+    from include.onboarding.ops_store import OperationsWarehouse
+
+    store = OperationsWarehouse("customer_warehouse")
+    main(["--format", "json"])
+    assert "set aside" not in capsys.readouterr().err  # no alerts table yet: nothing said
+    store.create_operations_tables()
+    store.owe_alert("d", "r1", ["email"], {"n": 1})
+    holder, _, _ = store.lease_alert("d", "r1", "email", stale_after=timedelta(hours=1))
+    store.settle_alert("d", "r1", "email", holder, outcome="dead", error="SMTPRecipientsRefused")
+
+    assert main(["--format", "json"]) == 0
+
+    assert "1 alert(s) could not be delivered and were set aside" in capsys.readouterr().err
