@@ -271,8 +271,8 @@ class OperationsWarehouse(CustomerWarehouse):
     def acknowledge_drift(self, names: Iterable[str], *, by: str) -> int:
         """Acknowledge open findings named by customer key, AvePoint id or finding key; return how many.
 
-        An acknowledged finding stays quiet (no alert, no row per run) until a run no longer
-        finds it. For the review DAG, or a person with warehouse access::
+        An acknowledged finding stays quiet (recorded as ``acknowledged``, never alerted) until a
+        run no longer finds it. For the review DAG, or a person with warehouse access::
 
             OperationsWarehouse("customer_warehouse", table).acknowledge_drift(["CUST-7"], by="ann")
         """

@@ -3,7 +3,7 @@
 The reconciliation DAG (``avepoint_customer_reconciliation``) runs this daily. It only reads
 AvePoint (the list endpoint, pages of 100), never POSTs to the onboarding endpoint.
 
-Findings, one row each in ``<table>_drift`` (and counted in the run's note):
+Findings, one row each per run in ``<table>_drift`` (and counted in the run's note):
 
 | kind | what | what happens |
 | --- | --- | --- |
@@ -13,6 +13,12 @@ Findings, one row each in ``<table>_drift`` (and counted in the run's note):
 | ``settled`` | a ``conflict``/``retry`` row whose account is listed: an earlier attempt created it | set ``onboarded`` with that id, password erased, an events row says why |
 | ``duplicate_account`` | as ``settled``, but that AvePoint id is already another row's | reported, not settled |
 | ``ambiguous_match`` | a ``conflict``/``retry`` row whose account AvePoint lists more than once, without an id, or under another organization | reported, not settled |
+
+Each finding has a life (:func:`track`, ``<table>_drift_state``): alerted when it is new or
+changes, recorded but not alerted while it stands, closed when a run no longer finds it, quiet once
+acknowledged; the first reconciliation takes the customers the account already had as its
+baseline. The run's alert is owed in the transaction that records its findings and sent by the
+DAG's ``send_alerts`` (:mod:`include.onboarding.alerts`; this module calls it, never the reverse).
 
 Details name customer keys and AvePoint ids, never an e-mail address or a password: the
 accounts are compared in memory only, by the project's one account identity
@@ -45,8 +51,11 @@ KINDS = (MISSING, MISMATCH, UNKNOWN, DUPLICATE, AMBIGUOUS, SETTLED)
 # Kinds a human must look at (a settled row needs nobody).
 NEEDS_A_HUMAN = (MISSING, MISMATCH, UNKNOWN, DUPLICATE, AMBIGUOUS)
 # What a finding is to the run that records it (the drift table's state column).
-NEW, CHANGED, STANDING, CLOSED, BASELINE = "new", "changed", "standing", "closed", "baseline"
-STATES = (NEW, CHANGED, STANDING, CLOSED, BASELINE)
+NEW, CHANGED, STANDING, CLOSED = "new", "changed", "standing", "closed"
+ACKNOWLEDGED, BASELINE = "acknowledged", "baseline"
+STATES = (NEW, CHANGED, STANDING, ACKNOWLEDGED, CLOSED, BASELINE)
+# The states a human still has to look at (the run's counts per kind).
+OPEN = (NEW, CHANGED, STANDING)
 # The drift state table's record of the baseline itself: its presence says the first
 # reconciliation has run.
 BASELINE_KIND = "baseline"
@@ -225,12 +234,12 @@ def track(
     """Set this run's findings against the findings that stand.
 
     A finding not standing yet is ``new`` (alerted); one standing with another detail is
-    ``changed`` (alerted); one standing as it was is ``standing`` (recorded, not alerted); a
-    standing finding no longer found is ``closed``. The first reconciliation takes every
+    ``changed`` (alerted); one standing as it was is ``standing`` (recorded, not alerted again); a
+    standing finding no longer found is ``closed``. A finding a person acknowledged (in the state
+    table, or named in ``acknowledged``: customer keys and AvePoint ids from the Variable) is
+    ``acknowledged``: recorded, never alerted. The first reconciliation takes every
     ``unknown_customer`` as the ``baseline``: customers the account had before this project, one
-    line in the alert, quiet from then on. An acknowledged finding (by a person, the baseline, or
-    ``acknowledged``: customer keys and AvePoint ids from the Variable) stays quiet: its life goes
-    on in the state table, with no drift row per run and no alert.
+    line in the alert; they are not drift after that (their life goes on in the state table only).
     """
     standing = {str(f["finding_key"]): f for f in open_findings}
     first = not any(f["kind"] == BASELINE_KIND for f in standing.values())
@@ -251,7 +260,10 @@ def track(
         else:
             state = CHANGED if current["detail"] != finding["detail"] else STANDING
             plan.seen.append({"finding_key": key, "detail": finding["detail"]})
+        if current is not None and current["acknowledged_by"] == BASELINE_BY:
+            continue  # part of the baseline: not drift
         if (current is not None and current["acknowledged_by"]) or _named(finding, acknowledged):
+            plan.findings.append(dict(finding, state=ACKNOWLEDGED))
             continue
         plan.findings.append(dict(finding, state=state))
         if state == STANDING:
@@ -290,12 +302,12 @@ def _named(finding: Mapping[str, Any], names: Collection[str]) -> bool:
 
 
 def summarise(run_id: str, counts: Mapping[tuple[str, str], int]) -> dict[str, Any]:
-    """The run's result (XCom, note): rows per kind of what it found, and per state."""
+    """The run's result (XCom, note): per kind, the findings still open for a human; per state, every row."""
     kinds: dict[str, int] = {}
     states: dict[str, int] = {}
     for (kind, state), n in counts.items():
         states[state] = states.get(state, 0) + n
-        if state != CLOSED:
+        if state in OPEN:
             kinds[kind] = kinds.get(kind, 0) + n
     return {
         "run_id": run_id,
@@ -411,7 +423,7 @@ def render_note(result: Mapping[str, Any], *, table: str) -> str:
     ).get_template("reconciliation_note.md.j2")
     counts = result.get("counts") or {}
     states = result.get("states") or {}
-    needing = sum(counts.get(kind, 0) for kind in NEEDS_A_HUMAN) - states.get(BASELINE, 0)
+    needing = sum(counts.get(kind, 0) for kind in NEEDS_A_HUMAN)
     return (
         template.render(
             counts=counts, states=states, needing=needing, table=table, kinds=KINDS, state_names=STATES

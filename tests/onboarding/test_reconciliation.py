@@ -99,13 +99,14 @@ def test_every_kind_of_drift_is_recorded_once_with_keys_and_ids(drifted, sandbox
         ("settled", "RETRY", "id-retry"),
         ("unknown_customer", None, "id-stranger"),
     ]
+    # The first reconciliation: the stranger AvePoint already listed is the baseline, not open drift.
     assert result["counts"] == {
         "missing_in_avepoint": 1,
         "account_mismatch": 1,
-        "unknown_customer": 1,
         "duplicate_account": 1,
         "settled": 2,
     }
+    assert result["states"] == {"new": 5, "baseline": 1}
 
 
 def test_conflict_and_retry_rows_that_avepoint_lists_are_settled_as_onboarded(drifted, sandbox):
@@ -389,10 +390,14 @@ def test_an_acknowledged_finding_stays_quiet(gone, sandbox, alerting):
     sandbox.seed(customers=[listed("id-hand", "hand@elsewhere.example", "Hand Ltd")])
     alerting(drift_acknowledged=["id-hand"])
 
-    reconcile_run(DAY_2)
+    result = reconcile_run(DAY_2)
 
-    assert states(gone, DAY_2) == []
+    assert states(gone, DAY_2) == [
+        ("missing_in_avepoint", "GONE", "id-gone", "acknowledged"),
+        ("unknown_customer", None, "id-hand", "acknowledged"),
+    ]
     assert owed(gone, DAY_2) == []
+    assert (result["counts"], result["states"]) == ({}, {"acknowledged": 2})
     assert life(gone)["GONE"] == (DAY_1, DAY_2, None, "ann@ops")
     assert life(gone)["id-hand"] == (DAY_2, DAY_2, None, None)
 

@@ -18,7 +18,8 @@ CREATE TABLE IF NOT EXISTS {{ alerts_table }} (
     PRIMARY KEY (dag_id, run_id, channel)
 );
 -- What each reconciliation run found, one row per finding per run; state: new, changed, standing,
--- closed (no longer found) or baseline (found by the first reconciliation, then quiet).
+-- acknowledged (quiet), closed (no longer found) or baseline (found by the first reconciliation;
+-- not drift after it).
 CREATE TABLE IF NOT EXISTS {{ drift_table }} (
     drift_id {{ types.serial_key }},
     run_id TEXT NOT NULL,
