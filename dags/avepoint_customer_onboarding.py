@@ -54,6 +54,13 @@ from include.onboarding.names import CLAIM_TASK_ID, DEFAULT_ARGS, POOL, PREPARE_
 from include.onboarding.store import WarehouseStore
 
 
+def _alert_on_failure(context) -> None:
+    """finish_run failed for good (its warehouse unreachable, say): alert anyway (the README, Alerts)."""
+    from include.onboarding.alerts import alert_after_failure
+
+    alert_after_failure(context)
+
+
 @dag(
     dag_id="avepoint_customer_onboarding",
     schedule="@hourly",
@@ -110,7 +117,7 @@ def avepoint_customer_onboarding():
 
         return pipeline.validate_customers(claim, context)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
+    @task(trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False, on_failure_callback=_alert_on_failure)
     def finish_run(**context) -> dict:
         from include.onboarding import pipeline
 

@@ -35,6 +35,7 @@ class OnboardingSettings:
     alert_emails: tuple[str, ...] = ()
     alert_slack_conn_id: str | None = None
     alert_on: tuple[str, ...] = ALERT_REASONS
+    drift_acknowledged: tuple[str, ...] = ()
 
     @property
     def claim_timeout(self) -> timedelta:
@@ -95,6 +96,8 @@ def _with_alert_settings(settings: OnboardingSettings, raw: dict[str, Any]) -> O
         alert_emails=tuple(emails),
         alert_slack_conn_id=slack.strip() if slack else None,
         alert_on=tuple(alert_on),
+        # Customer keys and AvePoint ids whose drift findings stay quiet (include/onboarding/reconciliation.py).
+        drift_acknowledged=tuple(_string_list(raw.get("drift_acknowledged"), "drift_acknowledged")),
     )
 
 

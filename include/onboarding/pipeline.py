@@ -192,7 +192,7 @@ def finish_run(context: Any) -> dict[str, Any]:
     # -- alerts: this run's (at most one, durable), then those still owed; never raises ---------
     from include.onboarding.alerts import alert_after_run
 
-    alert_after_run(context, settings, summary, claim_finished=bool(claim))
+    alerts = alert_after_run(context, settings, summary, claim_finished=bool(claim))
     # ---------------------------------------------------------------------------------------------
     publish_note(context["dag"].dag_id, run_id, summary.note(), AIRFLOW_API_CONN_ID)
     if summary.stop_reason:
@@ -210,7 +210,7 @@ def finish_run(context: Any) -> dict[str, Any]:
             f"{summary.recovered} onboarding task(s) did not record an outcome; "
             "their rows were set to retry for the next run"
         )
-    return summary.to_dict()
+    return summary.to_dict() | {"alerts": alerts}  # what the alerts did, a channel that cannot send
 
 
 def _label(row: dict[str, Any]) -> str:

@@ -287,14 +287,16 @@ class CustomerWarehouse:
         return _template(self.dialect, name).render(
             table=self.table,
             events_table=self.events_table,
-            # The operations tables beside it (include/onboarding/ops_store.py).
-            alerts_table=self.table_name.with_suffix("_alerts").quoted,
-            drift_table=self.table_name.with_suffix("_drift").quoted,
             index_name=self.table_name.index_name,
             types=COLUMN_TYPES[self.dialect],
             pending=Status.PENDING.value,
             claimable=", ".join(f"'{s.value}'" for s in CLAIMABLE),
+            **self.more_tables(),
         )
+
+    def more_tables(self) -> dict[str, str]:
+        """Quoted names of tables a subclass keeps beside these two, by template variable (none here)."""
+        return {}
 
     def statement(self, name: str, expanding: tuple[str, ...]) -> Any:
         """The SQL file ``name`` as a ``text()`` clause, ``expanding`` naming its list parameters."""
