@@ -102,7 +102,7 @@ def validate_customers(claim: dict[str, Any], context: Any) -> list[dict[str, An
 
     from avepoint_provider.settings import AvePointSettings
     from include.onboarding.validation import reason_text, validate_rows
-    from include.onboarding.warehouse import undecodable_columns, undecodable_reason
+    from include.onboarding.text import undecodable_columns, undecodable_reason
 
     settings = OnboardingSettings.load()
     store = _warehouse(settings)
@@ -222,7 +222,7 @@ def _label(row: dict[str, Any]) -> str:
 
 
 def _brief(row: dict[str, Any]) -> dict[str, Any]:
-    from include.onboarding.warehouse import display_text
+    from include.onboarding.text import display_text
 
     # An invalid row's name may hold a NUL, which XCom on PostgreSQL cannot store: shown escaped.
     return {

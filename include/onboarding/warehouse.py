@@ -33,6 +33,14 @@ from include.onboarding.status import (
     NEEDS_HUMAN,
     Status,
 )
+from include.onboarding.text import (
+    Undecodable,
+    decode_sqlite_text,
+    display_text,
+    key_problem,
+    undecodable_columns,
+    undecodable_reason,
+)
 
 log = logging.getLogger(__name__)
 
@@ -114,28 +122,6 @@ def _warehouse_error(name: str, error: Exception) -> WarehouseError:
     else:  # sqlite3 names the constraint and column, and quotes text only when decoding it
         details.append(str(driver).split(" with text ")[0])
     return WarehouseError(f"warehouse statement {name} failed: {', '.join(details)}")
-
-
-class Undecodable(str):
-    """A SQLite text value that is not valid UTF-8 (e.g. a Windows-1252 CSV imported as is).
-
-    Stands in for the value, which is never decoded, shown or logged; see :func:`undecodable_columns`.
-    """
-
-    __slots__ = ()
-
-
-def undecodable_columns(row: Mapping[str, Any]) -> list[str]:
-    """The columns of ``row`` whose stored text is not valid UTF-8."""
-    return [column for column, value in row.items() if isinstance(value, Undecodable)]
-
-
-def _decode_sqlite_text(data: bytes) -> str:
-    # The sqlite3 driver's own decoding error quotes the column's text (a password, maybe).
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return Undecodable()
 
 
 @dataclass(frozen=True)
@@ -263,7 +249,7 @@ class CustomerWarehouse:
                 # lock is taken up front, so two claimers serialise instead of failing on a lock
                 # upgrade. SQLAlchemy's documented recipe for pysqlite transactions.
                 dbapi_connection.isolation_level = None
-                dbapi_connection.text_factory = _decode_sqlite_text
+                dbapi_connection.text_factory = decode_sqlite_text
                 dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
                 # WAL lets readers run beside the one writer (a property of the file, set once).
                 dbapi_connection.execute("PRAGMA journal_mode = WAL")
@@ -735,37 +721,6 @@ class CustomerWarehouse:
         """Timestamps bind as aware datetimes on PostgreSQL and as ISO-8601 UTC text on SQLite."""
         value = value.astimezone(UTC)
         return value.isoformat(sep=" ") if self.dialect == "sqlite" else value
-
-
-def undecodable_reason(columns: Sequence[str]) -> str:
-    return (
-        f"{', '.join(columns)} {'is' if len(columns) == 1 else 'are'} not valid UTF-8 text "
-        "(re-import the data as UTF-8; the value is not shown)"
-    )
-
-
-def key_problem(key: Any) -> str | None:
-    """Why a claimed row's key must not be passed on (into XCom, logs, task labels), or None.
-
-    XCom on PostgreSQL is JSON, which cannot hold a NUL, and a control or invisible character
-    in a key would hide in every log and label that shows it.
-    """
-    from include.onboarding.rules import control_chars_message, has_control_chars
-
-    if isinstance(key, Undecodable):
-        return undecodable_reason(["customer_key"])
-    if has_control_chars(str(key)):
-        return control_chars_message("customer_key")
-    return None
-
-
-def display_text(value: Any) -> Any:
-    """A key or name as it may be shown: invisible characters escaped, undecodable bytes never decoded."""
-    from include.onboarding.rules import printable
-
-    if isinstance(value, Undecodable):
-        return "(not valid UTF-8)"
-    return printable(value) if isinstance(value, str) else value
 
 
 def _log_unusable_keys(count: int, what: str) -> None:
