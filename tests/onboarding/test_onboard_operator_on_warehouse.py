@@ -9,7 +9,11 @@ from types import SimpleNamespace
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from avepoint_provider.operators.onboard import AvePointOnboardCustomerOperator
+from avepoint_provider.operators.onboard import (
+    NEEDS_HUMAN,
+    AvePointOnboardCustomerOperator,
+    CustomerNeedsHuman,
+)
 from include.onboarding.store import WarehouseStore
 from tests.support.rows import run_sql
 from tools.demo.customers import EAST_US
@@ -48,13 +52,22 @@ def held(warehouse):
 
 
 def execute(max_attempts: int = 5, try_number: int = 1, run_id: str = RUN) -> dict:
+    """The task's result; for a customer needing a human, the one its failure carries (and its XCom)."""
     operator = AvePointOnboardCustomerOperator(
         task_id="onboard",
         customer_key="C1",
         store=WarehouseStore(table="customer_onboarding"),
         max_attempts=max_attempts,
     )
-    return operator.execute({"run_id": run_id, "ti": SimpleNamespace(try_number=try_number)})
+    pushed: dict = {}
+    ti = SimpleNamespace(try_number=try_number, xcom_push=lambda key, value: pushed.update({key: value}))
+    try:
+        result = operator.execute({"run_id": run_id, "ti": ti})
+    except CustomerNeedsHuman as needs_human:
+        result = needs_human.outcome
+        assert result["status"] in NEEDS_HUMAN and pushed == {"return_value": result}
+    assert operator.label == f"C1 — {result['status']}"
+    return result
 
 
 @pytest.mark.parametrize(
