@@ -442,7 +442,7 @@ class CustomerWarehouse:
             "limit": int(limit),
             "all_keys": not keys,
             "keys": [str(k) for k in keys],
-            "reason": f"claimed by run {run_id}",
+            "reason": _claimed_reason(run_id),
         }
 
     def _settle_unreadable_requested_at(self, tx: _Transaction, run_id: str) -> None:
@@ -651,13 +651,20 @@ class CustomerWarehouse:
     def recover_unfinished(self, run_id: str, *, reason: str, max_attempts: int) -> int:
         """Rows still ``in_progress`` for ``run_id`` go to ``retry`` (``failed`` past ``max_attempts``).
 
+        A row whose task never counted an attempt in this run has one counted now (see the SQL).
+
         Returns how many rows this run has had to recover so far, over every try of its finish
         step: the count comes from the events table, so a retried finish still sees it.
         """
         now = self._timestamp(_utcnow())
         with self.transaction() as tx:
             rows = tx.run(
-                "recover_unfinished", run_id=run_id, reason=reason, max_attempts=max_attempts, now=now
+                "recover_unfinished",
+                run_id=run_id,
+                reason=reason,
+                claimed_reason=_claimed_reason(run_id),
+                max_attempts=max_attempts,
+                now=now,
             )
             for row in rows:
                 message = f"{row['status']}: {reason}"
@@ -731,6 +738,11 @@ def _log_unusable_keys(count: int, what: str) -> None:
             count,
             what,
         )
+
+
+def _claimed_reason(run_id: str) -> str:
+    """A claimed row's status_reason until its task counts an attempt (recover_unfinished reads it)."""
+    return f"claimed by run {run_id}"
 
 
 def _stop_message(tx: _Transaction, run_id: str) -> str | None:
