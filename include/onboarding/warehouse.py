@@ -455,7 +455,8 @@ class CustomerWarehouse:
             return
         now = self._timestamp(_utcnow())
         for row in tx.run("unreadable_requested_at"):
-            key = row["customer_key"]
+            # A key that is not UTF-8 is addressed by its stored bytes, as the claim does.
+            key = row["raw_key"] if isinstance(row["customer_key"], Undecodable) else row["customer_key"]
             when = _parse_timestamp(row["requested_at"])
             if when is not None:
                 tx.run("set_requested_at", key=key, requested_at=self._timestamp(when))
