@@ -40,3 +40,68 @@ def test_a_non_utf8_key_with_an_unreadable_requested_at_is_addressed_by_its_byte
     ]  # fmt: skip
     events = run_sql(warehouse, f"SELECT hex(customer_key), outcome FROM {warehouse.events_table}")
     assert events == [("4BE959", "invalid")]
+
+
+# -- the run's note shows text, never Markdown made of it -------------------------------------------------
+
+# What Airflow's UI (react-markdown with remark-gfm, bundled in airflow/ui/dist) turns into links inside
+# plain text: mdast-util-gfm-autolink-literal's expressions, applied to text nodes after escapes.
+UI_AUTOLINKS = (
+    r"(?i)(https?://|www(?=\.))([-.\w]+)([^ \t\r\n]*)",
+    r"(?<![-.\w+])([-.\w+]+)@([-\w]+(?:\.[-\w]+)+)",
+)
+
+
+def rendered_markdown(text: str) -> tuple[list[str], list[str], list[str]]:
+    """(plain text pieces, code spans, kinds of other inline tokens) of ``text`` as CommonMark parses it."""
+    from markdown_it import MarkdownIt
+
+    texts, code, other = [], [], []
+    for block in MarkdownIt("commonmark").parse(text):
+        for token in block.children or []:
+            if token.type == "text":
+                texts.append(token.content)
+            elif token.type == "code_inline":
+                code.append(token.content)
+            elif token.type not in (
+                "softbreak",
+                "hardbreak",
+                "strong_open",
+                "strong_close",
+                "em_open",
+                "em_close",
+            ):
+                other.append(token.type)
+    return texts, code, other
+
+
+def test_the_run_note_links_nothing_and_escapes_status_keys():
+    import re
+
+    from include.onboarding.summary import RunSummary
+
+    reason = "AvePoint said: see https://evil.example/login?x=1 or www.evil.example, mail help@evil.example"
+    summary = RunSummary(
+        run_id="run-1",
+        claimed=2,
+        counts={"rejected": 1, "[click](https://evil.example)": 1},
+        table_counts={"onboarded": 3, "**loud** <b>x</b>": 2},
+        needing_human=[
+            {"customer_key": "K-1", "organization_name": "www.contoso.example", "status": "rejected",
+             "status_reason": reason},
+            {"customer_key": "K-2", "organization_name": "Fabrikam", "status": "[x](https://evil.example)",
+             "status_reason": "`tick` https://a.example/`b`"},
+        ],
+    )  # fmt: skip
+
+    for text in (summary.render(), summary.note()):
+        texts, code, other = rendered_markdown(text)
+        assert other == [], f"Markdown made of data: {other}"
+        for piece in texts:
+            assert not any(re.search(pattern, piece) for pattern in UI_AUTOLINKS), piece
+        # The values are all there, verbatim, as code.
+        assert {"https://evil.example/login?x=1", "www.evil.example,", "help@evil.example", "www.contoso.example",
+                "https://a.example/`b`"} <= set(code)  # fmt: skip
+        assert "[click](https://evil.example)" in code or "[click](https://evil.example)" in "".join(texts)
+    texts, _, _ = rendered_markdown(summary.render())
+    assert "**loud** x" not in "".join(texts) and "**loud** <b>x</b>" in "".join(texts)
