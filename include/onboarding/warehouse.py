@@ -83,7 +83,7 @@ COLUMN_TYPES = {
     },
 }
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")  # fullmatch: "$" would allow a trailing newline
 # Every status is a bound parameter of the same name in every statement (unused ones are ignored).
 _STATUS_PARAMS = {status.name.lower(): status.value for status in Status} | {
     "claimable": [s.value for s in CLAIMABLE],
@@ -134,7 +134,7 @@ class TableName:
     @classmethod
     def parse(cls, configured: str, dialect: str) -> TableName:
         parts = configured.split(".")
-        if not 1 <= len(parts) <= 2 or not all(_IDENTIFIER.match(p) for p in parts):
+        if not 1 <= len(parts) <= 2 or not all(_IDENTIFIER.fullmatch(p) for p in parts):
             raise ValueError(
                 f"table name {configured!r} must be an identifier, optionally schema-qualified (schema.table)"
             )

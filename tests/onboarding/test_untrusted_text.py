@@ -105,3 +105,15 @@ def test_the_run_note_links_nothing_and_escapes_status_keys():
         assert "[click](https://evil.example)" in code or "[click](https://evil.example)" in "".join(texts)
     texts, _, _ = rendered_markdown(summary.render())
     assert "**loud** x" not in "".join(texts) and "**loud** <b>x</b>" in "".join(texts)
+
+
+# -- the configured table name is an identifier, nothing more ------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["customer_onboarding\n", "crm.customer_onboarding\n", "a\n.b"], ids=repr)
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_a_table_name_with_a_trailing_newline_is_refused(name, dialect):
+    from include.onboarding.warehouse import TableName
+
+    with pytest.raises(ValueError, match="must be an identifier"):
+        TableName.parse(name, dialect)
