@@ -26,9 +26,19 @@ log = logging.getLogger(__name__)
 
 
 def _warehouse(settings: OnboardingSettings):
+    """The warehouse, its configured table name checked against the database's own limits."""
+    from airflow.sdk.exceptions import AirflowFailException
+
     from include.onboarding.warehouse import CustomerWarehouse
 
-    return CustomerWarehouse(WAREHOUSE_CONN_ID, settings.table)
+    warehouse = CustomerWarehouse(WAREHOUSE_CONN_ID, settings.table)
+    try:
+        warehouse.table_name  # noqa: B018 - resolved now: a configuration error fails at once, unretried
+    except ValueError as exc:
+        raise AirflowFailException(
+            f"{exc} (fix the Variable 'avepoint_onboarding' or the connection)"
+        ) from None
+    return warehouse
 
 
 def prepare_table(context: Any) -> None:
@@ -101,8 +111,8 @@ def validate_customers(claim: dict[str, Any], context: Any) -> list[dict[str, An
     from airflow.sdk import BaseHook
 
     from avepoint_provider.settings import AvePointSettings
-    from include.onboarding.validation import reason_text, validate_rows
     from include.onboarding.text import undecodable_columns, undecodable_reason
+    from include.onboarding.validation import reason_text, validate_rows
 
     settings = OnboardingSettings.load()
     store = _warehouse(settings)
