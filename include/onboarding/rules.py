@@ -137,7 +137,14 @@ class Rule:
 
 
 def build_rules(*, data_center_family: str, onboarded_accounts: Iterable[str] = ()) -> list[Rule]:
-    """Every rule, for a connection whose environment places customers in ``data_center_family``."""
+    """Every rule, for a connection whose environment places customers in ``data_center_family``.
+
+    Accounts compare by the provider's :func:`~avepoint_provider.hooks.avepoint.account_key`, the one
+    account identity every comparison uses (ASCII letters fold, nothing else: ``straße`` is not
+    ``strasse``, the Kelvin sign is not ``k``).
+    """
+    from avepoint_provider.hooks.avepoint import account_key
+
     rules: list[Rule] = []
     for column in REQUIRED_TEXT:
         rules += [
@@ -169,7 +176,7 @@ def build_rules(*, data_center_family: str, onboarded_accounts: Iterable[str] = 
             "account_key",
             "not_in_set",
             "registration_account was already onboarded by another row",
-            sorted({a.lower() for a in onboarded_accounts}),
+            sorted({account_key(a) for a in onboarded_accounts}),
         ),
         Rule(
             "country_code",
@@ -220,10 +227,12 @@ def derived_values(row: Mapping[str, Any], password: Mapping[str, Any] | None) -
 
     ``password`` is the row's password profile (missing flag and lengths), never the secret.
     """
+    from avepoint_provider.hooks.avepoint import account_key
+
     account = row.get("registration_account")
     data_center = row.get("data_center")
     return {
-        "account_key": account.strip().lower() if isinstance(account, str) else None,
+        "account_key": account_key(account) if isinstance(account, str) else None,
         # GUIDs compare case-insensitively; blanks around one are reported by their own rule.
         "data_center_key": data_center.strip().lower() if isinstance(data_center, str) else None,
         "password_present": bool(password)

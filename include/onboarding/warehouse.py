@@ -491,12 +491,22 @@ class CustomerWarehouse:
         return {str(r.pop("customer_key")): r for r in rows}
 
     def onboarded_accounts(self, accounts: Iterable[str]) -> set[str]:
-        """The lower-cased accounts among ``accounts`` that some row already onboarded."""
-        wanted = sorted({a.lower() for a in accounts if a})
+        """The accounts among ``accounts`` that some row already onboarded, as ``account_key`` spells them.
+
+        Accounts are the same when the provider's ``account_key`` says so, the identity every
+        comparison uses. SQL only narrows the search (PostgreSQL's ``lower()`` makes the Kelvin
+        sign a ``k``); each row it finds is confirmed with ``account_key``. The search is wide
+        enough for every account validation accepts (ASCII, no edge blanks).
+        """
+        from avepoint_provider.hooks.avepoint import account_key
+
+        wanted = {account_key(a) for a in accounts if a} - {""}
         if not wanted:
             return set()
+        candidates = sorted(wanted | {w.lower() for w in wanted})
         with self.transaction() as tx:
-            return {str(r["account"]) for r in tx.run("onboarded_accounts", accounts=wanted)}
+            rows = tx.run("onboarded_accounts", accounts=candidates)
+        return {key for r in rows if (key := account_key(str(r["account"]))) in wanted}
 
     def mark_invalid(self, run_id: str, reasons: Mapping[str, str], *, try_number: int | None = None) -> None:
         """Set ``invalid`` with its reasons on rows this run holds, with one event each."""

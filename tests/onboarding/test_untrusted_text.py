@@ -117,3 +117,25 @@ def test_a_table_name_with_a_trailing_newline_is_refused(name, dialect):
 
     with pytest.raises(ValueError, match="must be an identifier"):
         TableName.parse(name, dialect)
+
+
+# -- one account identity ----------------------------------------------------------------------------------
+
+
+def test_onboarded_accounts_match_by_the_provider_s_account_identity(warehouse):
+    """PostgreSQL's lower() folds the Kelvin sign to k: SQL may only narrow the search, never decide."""
+    onboarded = {"K1": "\u212aelvin@x.example", "S1": "STRASSE@x.example", "A1": "Ann@X.example"}
+    warehouse.add_customers(
+        [
+            make_customer(key, registration_account=account, requested_at=T0)
+            for key, account in onboarded.items()
+        ]
+    )
+    run_sql(warehouse, f"UPDATE {warehouse.table} SET status = 'onboarded'")
+
+    found = warehouse.onboarded_accounts(
+        ["kelvin@x.example", "stra\u00dfe@x.example", "strasse@x.example", " ANN@x.example", "bob@x.example"]
+    )
+
+    assert found == {"strasse@x.example", "ann@x.example"}
+    assert warehouse.onboarded_accounts(["\u212aELVIN@x.example"]) == {"\u212aelvin@x.example"}

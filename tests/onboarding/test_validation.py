@@ -139,6 +139,30 @@ def test_an_account_another_row_onboarded_is_invalid(failures):
     assert failures["done-before"] == ["registration_account was already onboarded by another row"]
 
 
+def test_accounts_are_compared_by_the_provider_s_account_identity():
+    """Only ASCII letters fold: the Kelvin sign is no k and ß no ss, so no row is called another's duplicate."""
+    accounts = {"kelvin": "kelvin@contoso.example", "kelvin-sign": "\u212aelvin@contoso.example",
+                "strasse": "strasse@contoso.example", "strasse-sharp-s": "stra\u00dfe@contoso.example",
+                "ann": "ann@contoso.example", "ann-upper": " ANN@Contoso.Example"}  # fmt: skip
+    rows = [
+        GOOD | {"customer_key": key, "registration_account": account} for key, account in accounts.items()
+    ]
+    onboarded = {"\u212aELVIN@contoso.example", "STRASSE@contoso.example"}
+
+    result = validate_rows(rows, dict.fromkeys(accounts, PASSWORD_OK), data_center_family="commercial",
+                           onboarded_accounts=onboarded)  # fmt: skip
+
+    syntax = "registration_account is not a valid e-mail address"
+    duplicate = "registration_account appears in more than one row of this batch"
+    assert {key: sorted(messages) for key, messages in result.items()} == {
+        "kelvin-sign": [syntax, "registration_account was already onboarded by another row"],
+        "strasse": ["registration_account was already onboarded by another row"],
+        "strasse-sharp-s": [syntax],
+        "ann": [duplicate],
+        "ann-upper": [duplicate, "registration_account has leading or trailing spaces", syntax],
+    }
+
+
 def test_a_gov_connection_refuses_commercial_data_centers():
     rows = [
         GOOD | {"customer_key": "c", "registration_account": "c@contoso.example"},
