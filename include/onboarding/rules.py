@@ -64,10 +64,12 @@ def control_chars_regex() -> str:
     """
     import array
 
+    import regex
+
     every_code_point = (
         array.array("I", range(sys.maxunicode + 1)).tobytes().decode("utf-32-le", "surrogatepass")
     )
-    ranges = [(m.start(), m.end() - 1) for m in _invisible_runs().finditer(every_code_point)]
+    ranges = [(m.start(), m.end() - 1) for m in regex.finditer(INVISIBLE_PATTERN + "+", every_code_point)]
 
     def char_class(part: list[tuple[int, int]]) -> str:
         return "[" + "".join(rf"\U{a:08x}" + (rf"-\U{b:08x}" if b > a else "") for a, b in part) + "]"
@@ -75,12 +77,6 @@ def control_chars_regex() -> str:
     split = next(i for i, (first, _) in enumerate(ranges) if first > 0xFFFF)
     # No range straddles U+FFFF/U+10000: U+FFFF is a noncharacter (Cn), U+10000 a letter.
     return char_class(ranges[:split]) + r"|(?=[\U00010000-\U0010ffff])" + char_class(ranges[split:])
-
-
-def _invisible_runs() -> Any:
-    import regex
-
-    return regex.compile(INVISIBLE_PATTERN + "+")
 
 
 # Blanks before or after text (an all-blank value is reported as blank instead).
