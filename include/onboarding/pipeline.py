@@ -26,9 +26,19 @@ log = logging.getLogger(__name__)
 
 
 def _warehouse(settings: OnboardingSettings):
+    """The warehouse, its configured table name checked against the database's own limits."""
+    from airflow.sdk.exceptions import AirflowFailException
+
     from include.onboarding.warehouse import CustomerWarehouse
 
-    return CustomerWarehouse(WAREHOUSE_CONN_ID, settings.table)
+    warehouse = CustomerWarehouse(WAREHOUSE_CONN_ID, settings.table)
+    try:
+        warehouse.table_name  # noqa: B018 - resolved now: a configuration error fails at once, unretried
+    except ValueError as exc:
+        raise AirflowFailException(
+            f"{exc} (fix the Variable 'avepoint_onboarding' or the connection)"
+        ) from None
+    return warehouse
 
 
 def prepare_table(context: Any) -> None:
@@ -101,8 +111,8 @@ def validate_customers(claim: dict[str, Any], context: Any) -> list[dict[str, An
     from airflow.sdk import BaseHook
 
     from avepoint_provider.settings import AvePointSettings
+    from include.onboarding.text import undecodable_columns, undecodable_reason
     from include.onboarding.validation import reason_text, validate_rows
-    from include.onboarding.warehouse import undecodable_columns, undecodable_reason
 
     settings = OnboardingSettings.load()
     store = _warehouse(settings)
@@ -222,7 +232,7 @@ def _label(row: dict[str, Any]) -> str:
 
 
 def _brief(row: dict[str, Any]) -> dict[str, Any]:
-    from include.onboarding.warehouse import display_text
+    from include.onboarding.text import display_text
 
     # An invalid row's name may hold a NUL, which XCom on PostgreSQL cannot store: shown escaped.
     return {

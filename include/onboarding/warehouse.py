@@ -33,6 +33,14 @@ from include.onboarding.status import (
     NEEDS_HUMAN,
     Status,
 )
+from include.onboarding.text import (
+    Undecodable,
+    decode_sqlite_text,
+    display_text,
+    key_problem,
+    undecodable_columns,
+    undecodable_reason,
+)
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +83,7 @@ COLUMN_TYPES = {
     },
 }
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")  # fullmatch: "$" would allow a trailing newline
 # Every status is a bound parameter of the same name in every statement (unused ones are ignored).
 _STATUS_PARAMS = {status.name.lower(): status.value for status in Status} | {
     "claimable": [s.value for s in CLAIMABLE],
@@ -116,28 +124,6 @@ def _warehouse_error(name: str, error: Exception) -> WarehouseError:
     return WarehouseError(f"warehouse statement {name} failed: {', '.join(details)}")
 
 
-class Undecodable(str):
-    """A SQLite text value that is not valid UTF-8 (e.g. a Windows-1252 CSV imported as is).
-
-    Stands in for the value, which is never decoded, shown or logged; see :func:`undecodable_columns`.
-    """
-
-    __slots__ = ()
-
-
-def undecodable_columns(row: Mapping[str, Any]) -> list[str]:
-    """The columns of ``row`` whose stored text is not valid UTF-8."""
-    return [column for column, value in row.items() if isinstance(value, Undecodable)]
-
-
-def _decode_sqlite_text(data: bytes) -> str:
-    # The sqlite3 driver's own decoding error quotes the column's text (a password, maybe).
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return Undecodable()
-
-
 @dataclass(frozen=True)
 class TableName:
     """A configured table name resolved as the database resolves an unquoted identifier."""
@@ -148,7 +134,7 @@ class TableName:
     @classmethod
     def parse(cls, configured: str, dialect: str) -> TableName:
         parts = configured.split(".")
-        if not 1 <= len(parts) <= 2 or not all(_IDENTIFIER.match(p) for p in parts):
+        if not 1 <= len(parts) <= 2 or not all(_IDENTIFIER.fullmatch(p) for p in parts):
             raise ValueError(
                 f"table name {configured!r} must be an identifier, optionally schema-qualified (schema.table)"
             )
@@ -263,7 +249,7 @@ class CustomerWarehouse:
                 # lock is taken up front, so two claimers serialise instead of failing on a lock
                 # upgrade. SQLAlchemy's documented recipe for pysqlite transactions.
                 dbapi_connection.isolation_level = None
-                dbapi_connection.text_factory = _decode_sqlite_text
+                dbapi_connection.text_factory = decode_sqlite_text
                 dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
                 # WAL lets readers run beside the one writer (a property of the file, set once).
                 dbapi_connection.execute("PRAGMA journal_mode = WAL")
@@ -458,7 +444,7 @@ class CustomerWarehouse:
             "limit": int(limit),
             "all_keys": not keys,
             "keys": [str(k) for k in keys],
-            "reason": f"claimed by run {run_id}",
+            "reason": _claimed_reason(run_id),
         }
 
     def _settle_unreadable_requested_at(self, tx: _Transaction, run_id: str) -> None:
@@ -471,7 +457,8 @@ class CustomerWarehouse:
             return
         now = self._timestamp(_utcnow())
         for row in tx.run("unreadable_requested_at"):
-            key = row["customer_key"]
+            # A key that is not UTF-8 is addressed by its stored bytes, as the claim does.
+            key = row["raw_key"] if isinstance(row["customer_key"], Undecodable) else row["customer_key"]
             when = _parse_timestamp(row["requested_at"])
             if when is not None:
                 tx.run("set_requested_at", key=key, requested_at=self._timestamp(when))
@@ -506,12 +493,22 @@ class CustomerWarehouse:
         return {str(r.pop("customer_key")): r for r in rows}
 
     def onboarded_accounts(self, accounts: Iterable[str]) -> set[str]:
-        """The lower-cased accounts among ``accounts`` that some row already onboarded."""
-        wanted = sorted({a.lower() for a in accounts if a})
+        """The accounts among ``accounts`` that some row already onboarded, as ``account_key`` spells them.
+
+        Accounts are the same when the provider's ``account_key`` says so, the identity every
+        comparison uses. SQL only narrows the search (PostgreSQL's ``lower()`` makes the Kelvin
+        sign a ``k``); each row it finds is confirmed with ``account_key``. The search is wide
+        enough for every account validation accepts (ASCII, no edge blanks).
+        """
+        from avepoint_provider.hooks.avepoint import account_key
+
+        wanted = {account_key(a) for a in accounts if a} - {""}
         if not wanted:
             return set()
+        candidates = sorted(wanted | {w.lower() for w in wanted})
         with self.transaction() as tx:
-            return {str(r["account"]) for r in tx.run("onboarded_accounts", accounts=wanted)}
+            rows = tx.run("onboarded_accounts", accounts=candidates)
+        return {key for r in rows if (key := account_key(str(r["account"]))) in wanted}
 
     def mark_invalid(self, run_id: str, reasons: Mapping[str, str], *, try_number: int | None = None) -> None:
         """Set ``invalid`` with its reasons on rows this run holds, with one event each."""
@@ -667,13 +664,20 @@ class CustomerWarehouse:
     def recover_unfinished(self, run_id: str, *, reason: str, max_attempts: int) -> int:
         """Rows still ``in_progress`` for ``run_id`` go to ``retry`` (``failed`` past ``max_attempts``).
 
+        A row whose task never counted an attempt in this run has one counted now (see the SQL).
+
         Returns how many rows this run has had to recover so far, over every try of its finish
         step: the count comes from the events table, so a retried finish still sees it.
         """
         now = self._timestamp(_utcnow())
         with self.transaction() as tx:
             rows = tx.run(
-                "recover_unfinished", run_id=run_id, reason=reason, max_attempts=max_attempts, now=now
+                "recover_unfinished",
+                run_id=run_id,
+                reason=reason,
+                claimed_reason=_claimed_reason(run_id),
+                max_attempts=max_attempts,
+                now=now,
             )
             for row in rows:
                 message = f"{row['status']}: {reason}"
@@ -739,37 +743,6 @@ class CustomerWarehouse:
         return value.isoformat(sep=" ") if self.dialect == "sqlite" else value
 
 
-def undecodable_reason(columns: Sequence[str]) -> str:
-    return (
-        f"{', '.join(columns)} {'is' if len(columns) == 1 else 'are'} not valid UTF-8 text "
-        "(re-import the data as UTF-8; the value is not shown)"
-    )
-
-
-def key_problem(key: Any) -> str | None:
-    """Why a claimed row's key must not be passed on (into XCom, logs, task labels), or None.
-
-    XCom on PostgreSQL is JSON, which cannot hold a NUL, and a control or invisible character
-    in a key would hide in every log and label that shows it.
-    """
-    from include.onboarding.rules import control_chars_message, has_control_chars
-
-    if isinstance(key, Undecodable):
-        return undecodable_reason(["customer_key"])
-    if has_control_chars(str(key)):
-        return control_chars_message("customer_key")
-    return None
-
-
-def display_text(value: Any) -> Any:
-    """A key or name as it may be shown: invisible characters escaped, undecodable bytes never decoded."""
-    from include.onboarding.rules import printable
-
-    if isinstance(value, Undecodable):
-        return "(not valid UTF-8)"
-    return printable(value) if isinstance(value, str) else value
-
-
 def _log_unusable_keys(count: int, what: str) -> None:
     if count:
         log.warning(
@@ -778,6 +751,11 @@ def _log_unusable_keys(count: int, what: str) -> None:
             count,
             what,
         )
+
+
+def _claimed_reason(run_id: str) -> str:
+    """A claimed row's status_reason until its task counts an attempt (recover_unfinished reads it)."""
+    return f"claimed by run {run_id}"
 
 
 def _stop_message(tx: _Transaction, run_id: str) -> str | None:

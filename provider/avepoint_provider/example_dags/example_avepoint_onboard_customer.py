@@ -121,7 +121,6 @@ def example_avepoint_onboard_customer() -> None:
         task_id="onboard_customer",
         customer_key=register_customer(),
         store=STORE,
-        customer_label="{{ params.organization_name }}",
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, XComArg
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 if TYPE_CHECKING:
@@ -25,6 +25,22 @@ if TYPE_CHECKING:
 DEFAULT_AVEPOINT_CONN_ID = "avepoint_default"
 
 
+# Outcomes a person must act on: the task ends failed (red in the grid) once the outcome is recorded.
+NEEDS_HUMAN = frozenset({"rejected", "conflict", "failed", "invalid"})
+
+
+class CustomerNeedsHuman(AirflowFailException):
+    """The customer's outcome is recorded and needs a person (rejected, conflict, failed, invalid).
+
+    Raised after the store holds the outcome, so the task shows failed in the grid, is not retried,
+    and the run, whose job this was, goes on. ``outcome`` is the task's result (also its XCom).
+    """
+
+    def __init__(self, message: str, outcome: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
 class AvePointOnboardCustomerOperator(BaseOperator):
     """Onboard the customer ``customer_key`` that ``store`` holds for this run.
 
@@ -34,37 +50,84 @@ class AvePointOnboardCustomerOperator(BaseOperator):
     recorded in the store before the task succeeds. A customer that an earlier attempt may
     have created is looked up in AvePoint's list before it is sent again.
 
-    :param customer_key: the customer's key in the store.
+    Nothing is a template: the key and the label are data (a warehouse row's, mapped through XCom),
+    and Airflow renders a mapped task's template fields, XCom values included. A key given as an
+    upstream task's output (an ``XComArg``) is resolved at execute time, never rendered.
+
+    :param customer_key: the customer's key in the store, or an upstream task's output holding it.
     :param store: where attempts and outcomes are kept (see :mod:`avepoint_provider.store`).
-    :param customer_label: what a person sees for this task (e.g. key and organization); no secrets.
+    :param customer_label: what a person sees for this task (e.g. key and organization), plain text;
+        no secrets. The task's :attr:`label` adds the outcome once it is known.
     :param avepoint_conn_id: the ``avepoint`` connection.
     :param max_attempts: attempts after which a ``retry`` outcome becomes ``failed``.
+    :param fail_when_needs_human: end the task failed (not retried, see :class:`CustomerNeedsHuman`)
+        once an outcome a person must act on is recorded, so the grid tells it apart from a done one.
     :return: :meth:`~avepoint_provider.outcomes.OnboardOutcome.to_dict`: ``customer_key``, ``outcome``,
         ``status``, ``reason``, ``attempt``, ``api_status``, ``avepoint_customer_id``,
         ``http_status``, ``request_id``.
     """
 
-    template_fields: Sequence[str] = ("customer_key", "customer_label", "max_attempts")
+    template_fields: Sequence[str] = ()
     ui_color = "#e8f4fd"
 
     def __init__(
         self,
         *,
-        customer_key: str,
+        customer_key: str | XComArg,
         store: OnboardingStore,
         customer_label: str | None = None,
         avepoint_conn_id: str = DEFAULT_AVEPOINT_CONN_ID,
         max_attempts: int = 5,
+        fail_when_needs_human: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.customer_key = customer_key
         self.store = store
-        self.customer_label = customer_label or customer_key
+        self.customer_label = customer_label
         self.avepoint_conn_id = avepoint_conn_id
         self.max_attempts = max_attempts
+        self.fail_when_needs_human = fail_when_needs_human
+        # The status the customer ended in (or what stopped the task), once known: for the label.
+        self.outcome: str | None = None
+        # An upstream task's output: that task runs first (Airflow does this for template fields only).
+        XComArg.apply_upstream_relationship(self, customer_key)
+
+    @property
+    def label(self) -> str:
+        """``<customer_label> — <outcome>``: what ``map_index_template="{{ task.label }}"`` shows.
+
+        Airflow renders that template after execute, so the outcome appears once the task has run.
+        The text is inserted as is, never rendered itself.
+        """
+        label = self.customer_label or (
+            "" if isinstance(self.customer_key, XComArg) else str(self.customer_key)
+        )
+        return f"{label} — {self.outcome}" if self.outcome else label
 
     def execute(self, context: Context) -> dict[str, Any]:
+        if isinstance(self.customer_key, XComArg):
+            self.customer_key = self.customer_key.resolve(context)
+        key = str(self.customer_key)
+        try:
+            result = self._onboard(key, context)
+        except AirflowSkipException:
+            self.outcome = self.outcome or "not sent"
+            raise
+        except BaseException:
+            self.outcome = self.outcome or "error"
+            raise
+        self.outcome = result["status"]
+        if self.fail_when_needs_human and result["status"] in NEEDS_HUMAN:
+            context["ti"].xcom_push(key="return_value", value=result)
+            raise CustomerNeedsHuman(
+                f"Customer {key} needs a human: {result['status']} — {result['reason']}. The outcome is "
+                "recorded; this task is marked failed so that the grid shows it, and is not retried.",
+                result,
+            )
+        return result
+
+    def _onboard(self, key: str, context: Context) -> dict[str, Any]:
         from airflow.sdk.log import mask_secret
 
         from avepoint_provider.errors import CONFIGURATION_ERRORS, AvePointError
@@ -74,7 +137,6 @@ class AvePointOnboardCustomerOperator(BaseOperator):
 
         run_id = context["run_id"]
         try_number = context["ti"].try_number
-        key = str(self.customer_key)
         max_attempts = int(self.max_attempts)
 
         try:
@@ -94,7 +156,10 @@ class AvePointOnboardCustomerOperator(BaseOperator):
         except UnknownCustomer as exc:
             raise AirflowFailException(f"Customer {key}: {exc}") from None
         if attempt is None:
-            return self._already_settled(key, run_id)
+            try:
+                return self._already_settled(key, run_id)
+            except UnknownCustomer as exc:
+                raise AirflowFailException(f"Customer {key}: {exc}") from None
         customer = attempt.customer
         mask_secret(customer.password)
         self.log.info(
@@ -217,6 +282,7 @@ class AvePointOnboardCustomerOperator(BaseOperator):
             try_number=try_number,
             stop_message=f"{type(error).__name__}: {error}",
         )
+        self.outcome = "stopped"
         raise AirflowFailException(
             f"Customer {key}: {error}. Fix the {self.avepoint_conn_id!r} connection; "
             f"the customer went back to {back_to or 'its previous state'} and the run stops."
