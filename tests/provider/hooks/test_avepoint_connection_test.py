@@ -15,8 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.conftest import FAKE_GRAPH, set_connection
-from tests.support.fake_http import TOKEN_PATH, Reply, customer_page
+from avepoint_provider.hooks.avepoint import AvePointHook
+from tests.conftest import FAKE_GRAPH, avepoint_connection, set_connection
+from tests.support.fake_http import LIST_PATH, TOKEN_PATH, Reply, customer_page
 
 STORED_SECRET = "stored-client-secret-7f3a9"
 
@@ -163,3 +164,38 @@ def test_the_rule_binds_test_connection_only(fake_avepoint):
     hook.get_conn().mount("http://identity.corp.test", fake_avepoint)
     fake_avepoint.queue(TOKEN_PATH, Reply(body={"access_token": "t-123456", "expires_in": 3600}))
     assert hook.get_token() == "t-123456"
+
+
+# -- what the test proves, and how it fails ----------------------------------------------------
+
+
+def test_test_connection_reports_a_broken_connection_instead_of_raising(monkeypatch):
+    set_connection(
+        monkeypatch, "avepoint_broken", conn_type="avepoint", host=FAKE_GRAPH, login="", password="x"
+    )
+    ok, message = AvePointHook("avepoint_broken").test_connection()
+    assert not ok and "login (client id) is empty" in message
+
+
+def test_test_connection_gets_a_token_and_lists_one_customer(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(LIST_PATH, customer_page([{"id": "a", "ownerEmail": "a@x.example"}], 1, 1))
+    ok, message = hook.test_connection()
+    assert ok and "1 customers visible" in message
+    assert fake_avepoint.sent_to(LIST_PATH)[0].query["pageSize"] == ["1"]
+
+    fake_avepoint.queue(TOKEN_PATH, Reply(status=400, body={"error": "invalid_client"}))
+    ok, message = hook.test_connection()
+    assert not ok and "invalid_client" in message
+
+
+@pytest.mark.integration
+def test_test_connection_against_the_sandbox(sandbox, monkeypatch):
+    assert AvePointHook().test_connection() == (
+        True,
+        f"Connected to {sandbox.server.url} with client_secret auth; 0 customers visible",
+    )
+    fields = avepoint_connection(sandbox.server)
+    set_connection(monkeypatch, "avepoint_default", **(fields | {"password": "wrong-secret"}))
+    ok, message = AvePointHook().test_connection()
+    assert not ok and "invalid_client" in message and "wrong-secret" not in message
