@@ -5,6 +5,7 @@ marked ``integration`` run against the real sandbox server."""
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import math
 import time
@@ -190,7 +191,7 @@ def test_policy_is_configurable_from_the_connection(fake_avepoint):
     assert all(s.timeout == 4 for s in fake_avepoint.sent)
 
 
-# -- issue 10d: Retry-After values and unforeseen ValueErrors --------------------------------------
+# -- Retry-After values that are not usable numbers --------------------------------------
 
 
 def strict_sleep(waits: list[float]):
@@ -337,6 +338,39 @@ def test_a_listed_customer_whose_id_appears_on_a_later_lookup_is_found(fake_avep
     )
     result = hook.onboard_customer(CUSTOMER)
     assert (result.found_by_lookup, result.customer_id) == (True, "id-ann@contoso.example")
+
+
+@pytest.mark.parametrize(
+    ("reply", "listing", "expected"),
+    [
+        ({"status": 7}, listed("ann@contoso.example"), (True, "id-ann@contoso.example")),
+        ({"status": 7}, listed("other@x.example"), (False, None)),
+        (
+            {"status": 1},
+            listed("ann@contoso.example"),
+            (True, "id-ann@contoso.example"),
+        ),  # no id in the reply
+    ],
+    ids=["exists-and-listed", "exists-elsewhere", "created-without-an-id"],
+)
+def test_a_reply_that_does_not_settle_the_customer_is_looked_up_within_the_call(
+    fake_avepoint, reply, listing, expected
+):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(ONBOARD_PATH, Reply(body=reply))
+    fake_avepoint.queue(LIST_PATH, customer_page(listing, 1, 100))
+    result = hook.onboard_customer(CUSTOMER)
+    assert (result.api_status, result.found_by_lookup) == (reply["status"], False)
+    assert (result.listed, result.customer_id) == expected
+    assert result.requests_made == 3  # token, POST, one page
+
+
+def test_a_settled_reply_is_not_looked_up(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(ONBOARD_PATH, CREATED)
+    result = hook.onboard_customer(CUSTOMER)
+    assert (result.listed, result.customer_id) == (None, "cust-1")
+    assert fake_avepoint.sent_to(LIST_PATH) == []
 
 
 # -- tokens ------------------------------------------------------------------------------------
@@ -517,6 +551,47 @@ def test_account_lookup_ignores_ascii_case(fake_avepoint):
     assert hook.find_customer_by_account("ann.lee@CONTOSO.example")["id"] == "id-Ann.Lee@Contoso.Example"
 
 
+def full_pages(count: int) -> list[Reply]:
+    """``count`` pages of 100 customers never listed before, without a ``totalCount``."""
+    return [
+        Reply(body={"data": listed(*[f"user{p}-{i}@x.example" for i in range(100)])}) for p in range(count)
+    ]
+
+
+def test_a_listing_that_never_ends_stops_at_the_page_limit(fake_avepoint):
+    from avepoint_provider.errors import AvePointListingError
+
+    hook = fake_avepoint.make_hook()
+    hook.max_list_pages = 3
+    fake_avepoint.queue(LIST_PATH, *full_pages(10))
+    with pytest.raises(AvePointListingError, match="3 pages") as raised:
+        list(hook.list_customers())
+    assert not raised.value.retryable
+    assert len(fake_avepoint.sent_to(LIST_PATH)) == 3
+
+
+def test_a_listing_whose_total_ends_it_is_not_paged_past_that_total(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    pages = [Reply(body={**page.body, "metadata": {"totalCount": 150}}) for page in full_pages(2)]
+    pages[1].body["data"][:70] = pages[0].body["data"][:70]  # 70 repeats: only 130 distinct so far
+    fake_avepoint.queue(LIST_PATH, *pages, *full_pages(5))
+    assert len(list(hook.list_customers())) == 130
+    assert len(fake_avepoint.sent_to(LIST_PATH)) == 2  # two pages of 100 hold the 150 it announced
+
+
+def test_a_listing_that_repeats_itself_yields_nobody_twice_and_stops(fake_avepoint):
+    from avepoint_provider.errors import AvePointListingError
+
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(LIST_PATH, *full_pages(1) * 10)  # a server that ignores pageIndex
+    seen = []
+    with pytest.raises(AvePointListingError, match="repeat"):
+        for listed_customer in hook.list_customers():
+            seen.append(listed_customer["id"])
+    assert len(seen) == len(set(seen)) == 100
+    assert len(fake_avepoint.sent_to(LIST_PATH)) == 2  # the second page brought nobody new
+
+
 @pytest.mark.integration
 def test_list_customers_pages_through_the_sandbox(sandbox):
     sandbox.seed(
@@ -582,8 +657,18 @@ TRICKY_PASSWORD = 'Pa\\ss"w0rd-Tricky'  # a backslash and a quote: JSON escapes 
         "x" * 290 + " " + TRICKY_PASSWORD,  # the value straddles the 300-character cut
         {"password": TRICKY_PASSWORD, "detail": "too weak"},  # the message is a JSON object
         "invalid body " + json.dumps({"password": TRICKY_PASSWORD}),  # the value JSON-escaped in text
+        f"password '{TRICKY_PASSWORD[:10]}...' is too weak",  # a truncated echo
+        f"<p>password {html.escape(TRICKY_PASSWORD)} is too weak</p>",  # HTML-escaped
+        f"PASSWORD {TRICKY_PASSWORD.upper()} IS TOO WEAK",  # upper-cased
     ],
-    ids=["straddling-the-cut", "json-object", "json-escaped-in-text"],
+    ids=[
+        "straddling-the-cut",
+        "json-object",
+        "json-escaped-in-text",
+        "prefix",
+        "html-escaped",
+        "upper-cased",
+    ],
 )
 def test_bad_request_message_is_redacted_before_it_is_cut(fake_avepoint, message):
     hook = fake_avepoint.make_hook()
@@ -593,8 +678,10 @@ def test_bad_request_message_is_redacted_before_it_is_cut(fake_avepoint, message
     text = str(raised.value)
     assert "[redacted" in text  # the cut may shorten the marker itself
     escaped = json.dumps(TRICKY_PASSWORD)[1:-1]
-    for fragment in (TRICKY_PASSWORD[:8], TRICKY_PASSWORD[-8:], escaped[:8], escaped[-8:], "ss\\", "w0rd"):
-        assert fragment not in text
+    html_escaped = html.escape(TRICKY_PASSWORD)
+    fragments = (TRICKY_PASSWORD[:8], TRICKY_PASSWORD[-8:], escaped[:8], escaped[-8:], html_escaped[:8])
+    for fragment in (*fragments, "ss\\", "w0rd"):
+        assert fragment.lower() not in text.lower()
 
 
 def test_an_unforeseen_value_error_handling_the_posts_reply_is_a_typed_ambiguous_error(
@@ -687,6 +774,90 @@ def test_no_request_starts_after_the_calls_retry_and_lookup_time_are_both_spent(
     assert isinstance(outcome, AvePointTransientError) and "time bound" in str(outcome)
     assert not outcome.retryable and outcome.may_have_reached
     assert len(fake_avepoint.sent_to(TOKEN_PATH)) == 1
+
+
+def test_the_lookup_after_a_reply_counts_in_the_calls_time_bound(fake_avepoint, slow_clock):
+    hook = fake_avepoint.make_hook()
+    everyone = listed(*[f"user{i}@x.example" for i in range(20_000)])
+    fake_avepoint.queue(ONBOARD_PATH, Reply(body={"status": 7}))
+    fake_avepoint.queue(LIST_PATH, *[customer_page(everyone, i, 100) for i in range(1, 201)])
+
+    outcome = run(lambda: hook.onboard_customer(CUSTOMER))
+
+    assert isinstance(outcome, AvePointTransientError) and "did not finish within" in str(outcome)
+    assert slow_clock[0] <= hook.max_call_seconds()
+    assert outcome.may_have_reached and not outcome.retryable
+
+
+# -- the request methods inherited from HttpHook -------------------------------------------------
+
+
+def test_run_sends_an_authenticated_request_with_the_connections_timeout(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(LIST_PATH, customer_page([], 1, 1))
+    response = hook.run(LIST_PATH, json={}, params={"pageIndex": 1, "pageSize": 1})
+    assert response.json()["data"] == []
+    token_request, sent = fake_avepoint.sent
+    assert (token_request.path, sent.path, sent.query) == (
+        TOKEN_PATH,
+        LIST_PATH,
+        {"pageIndex": ["1"], "pageSize": ["1"]},
+    )
+    assert (sent.headers["Authorization"], sent.timeout) == ("Bearer token-1-abcdefgh", 5)
+
+
+def test_run_raises_typed_errors(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(LIST_PATH, Reply(status=403))
+    with pytest.raises(AvePointAuthError, match="access refused"):
+        hook.run(LIST_PATH, json={})
+
+
+def test_run_with_advanced_retry_authenticates_every_attempt(fake_avepoint):
+    import tenacity
+
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(LIST_PATH, Reply(status=503), customer_page([], 1, 1))
+    retry_args = {"stop": tenacity.stop_after_attempt(2), "wait": tenacity.wait_none(),
+                  "retry": tenacity.retry_if_exception_type(AvePointTransientError)}  # fmt: skip
+    assert hook.run_with_advanced_retry(retry_args, LIST_PATH, json={}).status_code == 200
+    attempts = fake_avepoint.sent_to(LIST_PATH)
+    assert [sent.headers["Authorization"] for sent in attempts] == ["Bearer token-1-abcdefgh"] * 2
+
+
+def test_run_and_check_adds_the_token_to_a_graph_request_prepared_elsewhere(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(LIST_PATH, customer_page([], 1, 1))
+    prepared = requests.Request("POST", f"{FAKE_GRAPH}{LIST_PATH}", json={}).prepare()
+    assert hook.run_and_check(hook.get_conn(), prepared, {}).status_code == 200
+    (sent,) = fake_avepoint.sent_to(LIST_PATH)
+    assert (sent.headers["Authorization"], sent.timeout) == ("Bearer token-1-abcdefgh", 5)
+
+
+def test_an_auth_type_is_refused_rather_than_ignored():
+    with pytest.raises(TypeError, match="auth_type"):
+        AvePointHook(auth_type=requests.auth.HTTPBasicAuth)
+
+
+def test_no_private_method_of_http_hook_is_overridden_or_called(fake_avepoint, monkeypatch):
+    from airflow.providers.http.hooks.http import HttpHook
+
+    private = {name for name, value in vars(HttpHook).items()
+               if name.startswith("_") and not name.startswith("__") and callable(value)}  # fmt: skip
+    assert {"_configure_session_from_auth", "_configure_session_from_extra"} <= private  # the precondition
+    assert not private & set(vars(AvePointHook))
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a private method of HttpHook was called")
+
+    for name in private:
+        monkeypatch.setattr(HttpHook, name, forbidden)
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(ONBOARD_PATH, CREATED)
+    fake_avepoint.queue(LIST_PATH, customer_page([], 1, 1), customer_page([], 1, 1))
+    assert hook.onboard_customer(CUSTOMER).api_status == 1
+    assert hook.run(LIST_PATH, json={}).status_code == 200
+    assert hook.test_connection()[0]
 
 
 # -- logging -----------------------------------------------------------------------------------
