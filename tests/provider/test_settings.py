@@ -35,14 +35,6 @@ def test_environment_presets_fill_in_urls_and_stay_overridable(fake_avepoint):
         ({"extra": {"verify": "/no/such/ca.pem"}}, "'verify' is not a readable file"),
         ({"extra": {"cert": "/no/such/client.pem"}}, "'cert' is not a readable file"),
         ({"extra": {"proxies": "http://proxy:3128"}}, "'proxies' must be an object"),
-        ({"password": "", "extra": {"private_key_path": "/no/such/key.pem"}}, "not a readable PEM file"),
-        (
-            {"extra": {"token_url": "https://x.example\\@identity.example/connect/token"}},
-            "token URL .* plain",
-        ),
-        ({"extra": {"token_url": "https://user@identity.example/connect/token"}}, "token URL .* plain"),
-        ({"host": "https://graph.example/\u00e9"}, "Graph URL .* plain"),
-        ({"host": "https://graph.example/a b"}, "Graph URL .* plain"),
     ],
 )
 def test_bad_connections_get_clear_errors(monkeypatch, conn, message):

@@ -17,6 +17,7 @@ from avepoint_provider.customer import Customer
 from avepoint_provider.errors import (
     AvePointAuthError,
     AvePointBadRequestError,
+    AvePointConfigError,
     AvePointError,
     AvePointMalformedResponseError,
     AvePointNotFoundError,
@@ -426,6 +427,19 @@ def test_a_token_lifetime_that_is_not_a_usable_number_means_the_documented_hour(
     assert hook.get_token() == "odd-lifetime-token"
     clock[0] += 2
     assert hook.get_token() != "odd-lifetime-token"
+
+
+def test_a_private_key_file_is_read_when_the_first_token_is_needed(fake_avepoint, tmp_path, rsa_private_pem):
+    key_file = tmp_path / "client.pem"
+    hook = fake_avepoint.make_hook(password="", extra={"private_key_path": str(key_file)})
+    assert hook.settings.auth_method == "certificate"  # the connection is read without the file
+    with pytest.raises(AvePointConfigError, match="'private_key_path' is not a readable PEM file"):
+        hook.get_token()
+    assert fake_avepoint.sent == []
+    key_file.write_text(rsa_private_pem)
+    hook = fake_avepoint.make_hook(password="", extra={"private_key_path": str(key_file)})
+    hook.get_token()
+    assert "client_assertion" in fake_avepoint.sent_to(TOKEN_PATH)[0].form()
 
 
 @pytest.fixture(scope="module")
