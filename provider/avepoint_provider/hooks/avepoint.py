@@ -545,12 +545,15 @@ class AvePointHook(HttpHook):
             response = self._retrying()(self._onboard_attempt, call, account, body, redact)
             if response.found_by_lookup or not decide(response.api_status, response.customer_id).needs_lookup:
                 return response
+            # The reply alone does not settle the customer: look it up within this call's bound.
             found = self._retrying()(self._lookup, call, account)
-            listed_id = found.get("id") if found else None
+            if found is None:
+                return dataclasses.replace(response, listed=False, requests_made=call.requests_made)
+            listed_id = found.get("id")
             return dataclasses.replace(
                 response,
-                listed=found is not None,
-                customer_id=(str(listed_id) if listed_id else None) if found else response.customer_id,
+                listed=True,
+                customer_id=str(listed_id) if listed_id else None,
                 requests_made=call.requests_made,
             )
         except AvePointError as exc:
