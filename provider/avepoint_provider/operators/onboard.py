@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from avepoint_provider.errors import AvePointError
-    from avepoint_provider.hooks.avepoint import AvePointHook, OnboardResponse
+    from avepoint_provider.hooks.avepoint import OnboardResponse
     from avepoint_provider.outcomes import Outcome
     from avepoint_provider.store import OnboardingStore
 
@@ -180,7 +180,7 @@ class AvePointOnboardCustomerOperator(BaseOperator):
         customer_id = None
         try:
             response = hook.onboard_customer(customer, check_existing_first=attempt.number > 1)
-            outcome, reason, customer_id = self._interpret(hook, response, customer.registration_account)
+            outcome, reason, customer_id = self._interpret(response)
         except CONFIGURATION_ERRORS as exc:
             # The connection is wrong, not the customer: the customer goes back untouched, the run stops.
             self._stop_run(key, run_id, try_number, exc, posted=response is not None)
@@ -220,10 +220,9 @@ class AvePointOnboardCustomerOperator(BaseOperator):
         self.log.info("Outcome for customer %s: %s — %s", key, status, reason)
         return result.to_dict()
 
-    def _interpret(
-        self, hook: AvePointHook, response: OnboardResponse, account: str
-    ) -> tuple[Outcome, str, str | None]:
-        """Outcome, reason and AvePoint id for a reply, asking the list endpoint where needed."""
+    def _interpret(self, response: OnboardResponse) -> tuple[Outcome, str, str | None]:
+        """Outcome, reason and AvePoint id for a reply (and the look-up the hook made when the reply
+        alone does not settle the customer)."""
         from avepoint_provider.outcomes import Outcome, decide, describe
 
         if response.found_by_lookup:
@@ -238,11 +237,10 @@ class AvePointOnboardCustomerOperator(BaseOperator):
         decision = decide(response.api_status, response.customer_id)
         if not decision.needs_lookup:
             return decision.outcome, decision.reason, response.customer_id
-        self.log.info("Looking the account up in this partner's customer list")
-        found = hook.find_customer_by_account(account)
-        if found is not None:
-            found_id = str(found["id"]) if found.get("id") else None
-            return _listed(found_id, f"{decision.reason}, and it is in this partner's customer list")
+        if response.listed:
+            return _listed(
+                response.customer_id, f"{decision.reason}, and it is in this partner's customer list"
+            )
         if decision.outcome == Outcome.CONFLICT:
             return (
                 Outcome.CONFLICT,
