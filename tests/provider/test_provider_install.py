@@ -1,12 +1,12 @@
 """The provider as someone else installs it: the wheel of ``./provider`` (as ``make dist`` builds
-it) into a fresh virtualenv that holds only Airflow and the HTTP provider, with none of this
-project's code.
+it) onto an image that holds Airflow 3.3.1 and the HTTP provider (the shared platform virtualenv,
+tests/support/platform_venv.py), without this project's code on the path.
 
-There, with the venv's own Python and ``airflow`` command, against a sandbox started by this test
-process: Airflow registers the ``avepoint`` connection type, the hook onboards a customer, and
-the example DAG runs from the installed package. Importing any of it never imports ``include``
-(this project's code) or any of the common-sql provider. (common-sql is installed all the same:
-``apache-airflow`` 3.3.2 itself requires it.)
+What the wheel alone adds to that image comes from a dry run on it. In the venv, with its own
+Python and ``airflow`` command, against a sandbox started by this test process: Airflow registers
+the ``avepoint`` connection type, the hook onboards a customer, and the example DAG runs from the
+installed package. Importing any of it never imports ``include`` (this project's code) or any of
+the common-sql provider. (common-sql is installed all the same: ``apache-airflow`` itself requires it.)
 """
 
 from __future__ import annotations
@@ -19,13 +19,10 @@ import pytest
 
 from tests.conftest import avepoint_connection
 from tests.support.reference import EAST_US
-from tests.support.venv import create_venv, installed, run, venv_env
-from tools.dist import build_wheel
+from tests.support.venv import run
 
 pytestmark = pytest.mark.packaging
 
-AIRFLOW = "apache-airflow==3.3.2"
-HTTP_PROVIDER = "apache-airflow-providers-http==6.3.0"
 DAG_ID = "example_avepoint_onboard_customer"
 HOOK_ACCOUNT = "hook@installed.example"
 DAG_ACCOUNT = "dag@installed.example"
@@ -75,47 +72,15 @@ print(json.dumps({{"response": response.to_dict(), "test_connection": hook.test_
 
 
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory):
-    """The fresh venv with Airflow, the HTTP provider and ./provider; its environment and timings."""
-    tmp = tmp_path_factory.mktemp("provider-install")
-    venv = tmp / "venv"
-    env = venv_env(
-        venv,
-        AIRFLOW_HOME=str(tmp / "airflow-home"),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+def venv(platform_venv):
+    """The shared platform venv, with no project folder on PYTHONPATH; what the wheel alone adds."""
+    env = platform_venv.env | {
         # A failing task in `airflow dags test` would otherwise sleep through the DAG's retry delay.
-        AIRFLOW__CORE__DEFAULT_TASK_RETRIES="0",
-    )
-    timings: dict[str, float] = {}
-
-    started = time.monotonic()
-    create_venv(venv, env)
-    run(["python", "-m", "pip", "install", "--quiet", AIRFLOW, HTTP_PROVIDER], env=env, cwd=tmp)
-    timings["venv + Airflow + HTTP provider"] = time.monotonic() - started
-
-    started = time.monotonic()
-    before = installed(env, tmp)
-    # The wheel `make dist` builds from ./provider (from a clean copy, so no build/ lands in the tree).
-    wheel = build_wheel(tmp / "dist")
-    run(["python", "-m", "pip", "install", "--quiet", str(wheel)], env=env, cwd=tmp)
-    added = installed(env, tmp) - before
-    timings["build ./provider's wheel + pip install it"] = time.monotonic() - started
-
-    started = time.monotonic()
-    imported = json.loads(run(["python", "-c", IMPORT_ALL], env=env, cwd=tmp).splitlines()[-1])
-    timings["import every module + ProvidersManager"] = time.monotonic() - started
-
-    started = time.monotonic()
-    run(["airflow", "db", "migrate"], env=env, cwd=tmp)
-    timings["airflow db migrate"] = time.monotonic() - started
-    return {"env": env, "cwd": tmp, "added": added, "imported": imported, "timings": timings}
-
-
-def test_report_how_long_the_install_took(venv, capsys):
-    with capsys.disabled():
-        steps = ", ".join(f"{step} {seconds:.0f} s" for step, seconds in venv["timings"].items())
-        print(f"\n[packaging] provider install: {steps}")
-    assert venv["timings"]
+        "AIRFLOW__CORE__DEFAULT_TASK_RETRIES": "0",
+    }
+    cwd = platform_venv.root
+    imported = json.loads(run(["python", "-c", IMPORT_ALL], env=env, cwd=cwd).splitlines()[-1])
+    return {"env": env, "cwd": cwd, "added": set(platform_venv.provider_alone), "imported": imported}
 
 
 def test_the_install_adds_only_the_provider_and_what_it_declares(venv):
