@@ -83,4 +83,4 @@ dist: $(INSTALLED)
 	$(BIN)/python -m tools.dist
 
 clean:
-	rm -rf var .pytest_cache .ruff_cache dist build
+	rm -rf var .pytest_cache .ruff_cache dist build data/*.db*

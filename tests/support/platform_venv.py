@@ -37,12 +37,26 @@ ROOT = Path(__file__).resolve().parents[2]
 CONSTRAINTS = ROOT / "constraints" / "airflow-3.3.1-python-3.12.txt"
 ESSENTIAL = ROOT / "constraints" / "mwaa-3.3.1-essential.txt"
 LOCK = ROOT / "requirements-lock.txt"
-# The interpreter of the platforms' images; CI and this machine have it on PATH (pyenv).
-PLATFORM_PYTHON = os.environ.get("AVEPOINT_PLATFORM_PYTHON", "python3.12")
+PYENV_ROOT = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
 # What a checkout copy for running the project's own tests in the platform venv leaves behind.
 CHECKOUT_IGNORED = shutil.ignore_patterns(
     ".git", ".venv", "var", "dist", "build", "__pycache__", "*.pyc", "*.egg-info", ".*_cache"
 )
+
+
+def platform_python() -> str | None:
+    """A Python 3.12 (the platforms' images run it): $AVEPOINT_PLATFORM_PYTHON, python3.12 on PATH
+    (a pyenv shim there may name a version pyenv has not activated), or pyenv's own 3.12 builds."""
+    candidates = [
+        os.environ.get("AVEPOINT_PLATFORM_PYTHON"),
+        shutil.which("python3.12"),
+        *sorted(map(str, PYENV_ROOT.glob("versions/3.12*/bin/python3.12")), reverse=True),
+    ]
+    check = ["-c", "import sys; assert sys.version_info[:2] == (3, 12)"]
+    for candidate in filter(None, candidates):
+        if subprocess.run([candidate, *check], capture_output=True).returncode == 0:
+            return candidate
+    return None
 
 
 def pinned(path: Path, name: str) -> str:
@@ -53,6 +67,8 @@ def pinned(path: Path, name: str) -> str:
 
 
 PLATFORM_AIRFLOW = pinned(ESSENTIAL, "apache-airflow")
+# What the DAG integrity and provider tests need beyond the image (ruff: the example DAG's lint test).
+TEST_TOOLS = ("pytest", "pytest-timeout", "ruff")
 CONSTRAINED = ["-c", str(CONSTRAINTS), "-c", str(ESSENTIAL)]
 
 
@@ -141,10 +157,10 @@ def _dockerfile_pip_installs() -> list[list[str]]:
 
 @pytest.fixture(scope="session")
 def platform_venv(tmp_path_factory, provider_wheel) -> PlatformVenv:
-    python = shutil.which(PLATFORM_PYTHON)
+    python = platform_python()
     assert python, (
-        f"{PLATFORM_PYTHON} is not on PATH: the platform tests need Python 3.12 (MWAA 3.3.1 and the "
-        "Astro Runtime image run it); install it or set AVEPOINT_PLATFORM_PYTHON"
+        "no Python 3.12 found: the platform tests need it (MWAA 3.3.1 and the Astro Runtime image run "
+        "it); install it (python3.12 on PATH, or pyenv) or set AVEPOINT_PLATFORM_PYTHON"
     )
     root = tmp_path_factory.mktemp("platform")
     venv, project, airflow_home = root / "venv", root / "usr-local-airflow", root / "airflow-home"
