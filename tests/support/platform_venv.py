@@ -202,16 +202,9 @@ def platform_venv(tmp_path_factory, provider_wheel) -> PlatformVenv:
         run(["python", "-m", *argv], env=env, cwd=project)
     after = installed(env, project)
 
-    # Not part of the image: the test runner for the project's own tests, and Airflow's metadata DB.
-    run(
-        [
-            *pip_install,
-            *(f"{name}=={pinned(LOCK, name)}" for name in ("pytest", "pytest-timeout")),
-            *CONSTRAINED,
-        ],
-        env=env,
-        cwd=root,
-    )
+    # Not part of the image: the tools the project's own tests run with, and Airflow's metadata DB.
+    tools = [f"{name}=={pinned(LOCK, name)}" for name in TEST_TOOLS]
+    run([*pip_install, *tools, *CONSTRAINED], env=env, cwd=root)
     checkout = root / "checkout"
     shutil.copytree(ROOT, checkout, ignore=CHECKOUT_IGNORED)
     run(["airflow", "db", "migrate"], env=env, cwd=root)
