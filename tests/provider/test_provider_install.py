@@ -1,17 +1,18 @@
 """The provider as someone else installs it: the wheel of ``./provider`` (as ``make dist`` builds
-it) into a fresh virtualenv that holds only Airflow and the oldest HTTP provider it declares, with
-none of this project's code; and the wheel's metadata as a package index shows it.
+it) onto an image that holds Airflow 3.3.1 and the HTTP provider (the shared platform virtualenv,
+tests/support/platform_venv.py), without this project's code on the path.
 
-There, with the venv's own Python and ``airflow`` command, against a sandbox started by this test
-process: Airflow registers the ``avepoint`` connection type, the hook onboards a customer, and
-the example DAG runs from the installed package. Importing any of it never imports ``include``
-(this project's code) or any of the common-sql provider. (common-sql is installed all the same:
-``apache-airflow`` 3.3.2 itself requires it.)
+What the wheel alone adds to that image comes from a dry run on it. In the venv, with its own
+Python and ``airflow`` command, against a sandbox started by this test process: Airflow registers
+the ``avepoint`` connection type, the hook onboards a customer, and the example DAG runs from the
+installed package. Importing any of it never imports ``include`` (this project's code) or any of
+the common-sql provider. (common-sql is installed all the same: ``apache-airflow`` itself requires it.)
 """
 
 from __future__ import annotations
 
 import json
+import time
 import zipfile
 from email.parser import Parser
 from pathlib import Path
@@ -21,14 +22,10 @@ import pytest
 import avepoint_provider
 from tests.conftest import ROOT, avepoint_connection
 from tests.support.reference import EAST_US
-from tests.support.venv import create_venv, installed, run, venv_env
-from tools.dist import build_wheel
+from tests.support.venv import run
 
 pytestmark = pytest.mark.packaging
 
-AIRFLOW = "apache-airflow==3.3.2"
-# The provider's declared lower bound: the install proves the oldest HTTP provider it allows works.
-HTTP_PROVIDER = "apache-airflow-providers-http==6.0.0"
 DAG_ID = "example_avepoint_onboard_customer"
 HOOK_ACCOUNT = "hook@installed.example"
 DAG_ACCOUNT = "dag@installed.example"
@@ -64,6 +61,8 @@ print(json.dumps({
 # The hook from the installed package onboards one customer through AIRFLOW_CONN_AVEPOINT_DEFAULT.
 ONBOARD_WITH_HOOK = f"""
 import json
+import zipfile
+from email.parser import Parser
 from avepoint_provider.customer import Customer
 from avepoint_provider.hooks.avepoint import AvePointHook
 
@@ -78,32 +77,20 @@ print(json.dumps({{"response": response.to_dict(), "test_connection": hook.test_
 
 
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory):
-    """The fresh venv with Airflow, the HTTP provider and ./provider; its environment and the wheel."""
-    tmp = tmp_path_factory.mktemp("provider-install")
-    venv = tmp / "venv"
-    env = venv_env(
-        venv,
-        AIRFLOW_HOME=str(tmp / "airflow-home"),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+def venv(platform_venv):
+    """The shared platform venv, with no project folder on PYTHONPATH; what the wheel alone adds."""
+    env = platform_venv.env | {
         # A failing task in `airflow dags test` would otherwise sleep through the DAG's retry delay.
-        AIRFLOW__CORE__DEFAULT_TASK_RETRIES="0",
-    )
-    create_venv(venv, env)
-    run(["python", "-m", "pip", "install", "--quiet", AIRFLOW, HTTP_PROVIDER], env=env, cwd=tmp)
-    before = installed(env, tmp)
-    # The wheel `make dist` builds from ./provider (from a clean copy, so no build/ lands in the tree).
-    wheel = build_wheel(tmp / "dist")
-    run(["python", "-m", "pip", "install", "--quiet", str(wheel)], env=env, cwd=tmp)
-    added = installed(env, tmp) - before
-    imported = json.loads(run(["python", "-c", IMPORT_ALL], env=env, cwd=tmp).splitlines()[-1])
-    run(["airflow", "db", "migrate"], env=env, cwd=tmp)
-    return {"env": env, "cwd": tmp, "added": added, "imported": imported, "wheel": wheel}
+        "AIRFLOW__CORE__DEFAULT_TASK_RETRIES": "0",
+    }
+    cwd = platform_venv.root
+    imported = json.loads(run(["python", "-c", IMPORT_ALL], env=env, cwd=cwd).splitlines()[-1])
+    return {"env": env, "cwd": cwd, "added": set(platform_venv.provider_alone), "imported": imported}
 
 
-def test_the_wheel_is_publishable(venv):
+def test_the_wheel_is_publishable(provider_wheel):
     """What an index shows: README as the description, the licence, classifiers, URLs, one version."""
-    with zipfile.ZipFile(venv["wheel"]) as wheel:
+    with zipfile.ZipFile(provider_wheel) as wheel:
         dist_info = f"airflow_provider_avepoint-{avepoint_provider.__version__}.dist-info"
         metadata = Parser().parsestr(wheel.read(f"{dist_info}/METADATA").decode())
         licence = wheel.read(f"{dist_info}/licenses/LICENSE").decode()
@@ -151,7 +138,9 @@ def test_the_avepoint_connection_type_is_registered(venv):
 
 def test_the_installed_hook_onboards_a_customer(venv, sandbox):
     env = venv["env"] | {"AIRFLOW_CONN_AVEPOINT_DEFAULT": json.dumps(avepoint_connection(sandbox.server))}
+    started = time.monotonic()
     result = json.loads(run(["python", "-c", ONBOARD_WITH_HOOK], env=env, cwd=venv["cwd"]).splitlines()[-1])
+    print(f"[packaging] hook onboarding in the venv: {time.monotonic() - started:.1f} s")
     assert result["response"]["api_status"] == 1
     assert result["test_connection"][0] is True
     assert sandbox.inspect()["creations_per_account"] == {HOOK_ACCOUNT: 1}
@@ -173,8 +162,25 @@ def test_the_installed_example_dag_onboards_its_customer_once(venv, sandbox):
             {"conn_type": "generic", "password": DAG_PASSWORD}
         ),
     }
+    started = time.monotonic()
     output = run(["airflow", "dags", "test", DAG_ID, "--conf", json.dumps(params)], env=env, cwd=venv["cwd"])
+    print(f"[packaging] airflow dags test in the venv: {time.monotonic() - started:.1f} s")
     assert "Customer dag@installed.example (Installed Ltd): attempt 1 of 5" in output  # task logs are here
     assert "Outcome for customer dag@installed.example: onboarded" in output
     assert DAG_PASSWORD not in output
     assert sandbox.inspect()["creations_per_account"] == {DAG_ACCOUNT: 1}
+
+
+def test_twine_check_passes_on_the_wheel(provider_wheel):
+    """What PyPI's upload checks: the long description renders and the metadata is complete."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", str(provider_wheel)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PASSED" in result.stdout
