@@ -18,7 +18,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: install test lint demo sandbox airflow cluster bench dist clean report
+.PHONY: install test check lint demo sandbox airflow cluster bench dist clean report
 
 # One pip run, so a dev tool that conflicts with a runtime pin fails the install instead of replacing
 # the pin. The provider is editable: Airflow registers the `avepoint` connection type from its entry point.
@@ -38,6 +38,12 @@ lint: $(INSTALLED)
 
 test: lint
 	$(BIN)/pytest
+
+# The fast tier for the edit-test loop (under 5 minutes): lint, import contracts, unit and in-process
+# DAG tests; no deployment, Celery, browser, benchmark or packaging test.
+FAST_TIER := not (deployment or celery or browser or bench or packaging)
+check: lint
+	$(BIN)/pytest -m "$(FAST_TIER)"
 
 demo: $(INSTALLED)
 	$(BIN)/python -m tools.demo
