@@ -259,7 +259,7 @@ def run(
     deployment = CELERY_DEPLOYMENT | {"broker_url": f"redis://127.0.0.1:6379/{random.randint(1, 15)}"}
     server = postgres_server()
     home = VAR / ("deployment-celery" if celery else "deployment")
-    dags = VAR / "deployment-dags"
+    dags = VAR / f"{home.name}-dags"  # its own: the smoke test runs both deployments at once
     for folder in (home, dags):
         shutil.rmtree(folder, ignore_errors=True)
     home.mkdir(parents=True)
