@@ -52,3 +52,28 @@ def test_a_target_is_judged_on_the_quietest_measure_within_its_margin():
     assert judged_measure([wall], limit=1.25) is wall  # 21% < 25%
     assert judged_measure([wall], limit=1.15) is None  # noisier than the margin: no verdict
     assert judged_measure([wall, cpu], limit=1.15) is cpu
+
+
+def test_a_scenario_row_is_judged_on_cpu_when_wall_time_is_too_noisy_and_not_judged_when_both_are():
+    from bench.scheduler import Drain, drain_result
+
+    quiet_cpu = Drain(
+        pool=4,
+        latency_ms=0,
+        project=[70.0, 60.0, 95.0],  # 50% apart: more than the 25% margin
+        baseline=[64.0, 73.0, 62.0],
+        project_cpu=[1.50, 1.52, 1.49],
+        baseline_cpu=[1.30, 1.31, 1.30],
+    )
+    row = drain_result(3, quiet_cpu, 200, True, {}, None, {3: quiet_cpu}, "start-up not counted")
+    assert (row.unit, row.project, row.baseline, row.passed) == ("cpu-s", 1.50, 1.30, True)
+    assert any(note.startswith("judged on deployment CPU per customer") for note in row.notes)
+    assert "CPU s/customer" in row.cells()[3]
+
+    noisy = Drain(4, 0, [70.0, 60.0, 95.0], [64.0, 73.0, 62.0], [1.0, 1.5, 1.2], [1.3, 1.31, 1.3])
+    row = drain_result(3, noisy, 200, True, {}, None, {3: noisy}, "start-up not counted")
+    assert row.passed is None and row.cells()[-1] == "not judged"
+    assert row.unit == "s"  # the table shows wall time when nothing is judged
+
+    smoke = drain_result(3, noisy, 2, False, {}, None, {3: noisy}, "start-up not counted")
+    assert smoke.passed is None and smoke.cells()[-1] == "-"
