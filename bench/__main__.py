@@ -210,8 +210,9 @@ def render(
         "Produced by `make bench` (`python -m bench`). Every figure is a median of the repetitions, "
         "and every ratio is project / baseline measured in the same run on this machine. "
         "The scheduler scenarios (3, 4, 8) are measured in wall time and in CPU seconds per customer summed "
-        "over every process of the deployment, and judged on whichever spread less between repetitions "
-        "than the margin their target tests (their notes give both, with every repetition).",
+        "over every process of the deployment. Their targets are judged on wall time when its repetitions "
+        "spread less than the margin the target tests, else on CPU when those do, else not at all (their "
+        "notes give both measures, with every repetition).",
         "",
         "| machine | |",
         "| --- | --- |",
