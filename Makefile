@@ -19,7 +19,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: install lock test lint demo sandbox airflow cluster bench dist clean report
+.PHONY: install lock test check lint demo sandbox airflow cluster bench dist clean report
 
 # One pip run, so a dev tool that conflicts with a runtime range fails the install instead of replacing
 # a runtime package; `-c requirements-lock.txt` makes it install the exact versions the lock records
@@ -53,9 +53,16 @@ lock:
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/pytest
+
+# The fast tier for the edit-test loop (under 5 minutes): lint, import contracts, unit and in-process
+# DAG tests; no deployment, Celery, browser, benchmark or packaging test.
+FAST_TIER := not (deployment or celery or browser or bench or packaging)
+check: lint
+	$(BIN)/pytest -m "$(FAST_TIER)"
 
 demo: $(INSTALLED)
 	$(BIN)/python -m tools.demo
