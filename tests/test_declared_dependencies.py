@@ -37,11 +37,6 @@ LOADED_BY_AIRFLOW = {
     "apache-airflow-providers-sqlite": "the sqlite connection type of customer_warehouse (conn.get_hook())",
     "apache-airflow-providers-postgres": "the postgres connection type of customer_warehouse (conn.get_hook())",
     "psycopg": "the PostgreSQL driver SQLAlchemy loads for a postgresql+psycopg URL",
-    "cryptography": "PyJWT's RS256 signing for certificate auth (jwt.encode with a private key)",
-    "apache-airflow-providers-celery": "the CeleryExecutor, loaded from [core] executor",
-    "celery": "the CeleryExecutor's workers",
-    "kombu": "Celery's messaging, pinned to a version that works with the Celery pin",
-    "redis": "kombu's Redis transport (the broker)",
 }
 
 
