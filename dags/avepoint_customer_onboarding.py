@@ -51,6 +51,7 @@ from airflow.sdk import Param, TriggerRule, dag, task
 from avepoint_provider.operators.onboard import AvePointOnboardCustomerOperator
 from include.onboarding.assets import CUSTOMERS_ASSET
 from include.onboarding.names import CLAIM_TASK_ID, DEFAULT_ARGS, POOL, PREPARE_TASK_ID, VALIDATE_TASK_ID
+from include.onboarding.review import REVIEW_ASSET
 from include.onboarding.store import WarehouseStore
 
 
@@ -88,6 +89,14 @@ from include.onboarding.store import WarehouseStore
             description="Only these customer_key values, one per line; leave it empty for every waiting row. "
             "Rows must still be pending, retry or a stale in_progress.",
         ),
+        "drain": Param(
+            False,
+            type="boolean",
+            title="Drain the backlog",
+            description="When this run onboarded customers and more are waiting, start the next run "
+            "(with these params) as soon as this one ends, and so on until none is waiting. Never two "
+            "runs at once; stops after a run that failed or onboarded nobody.",
+        ),
     },
 )
 def avepoint_customer_onboarding():
@@ -123,6 +132,20 @@ def avepoint_customer_onboarding():
 
         return announce(context)
 
+    # With `drain`: the next run, queued until this one ends, while customers are still waiting.
+    @task
+    def start_next_run(**context) -> None:
+        from include.onboarding import drain
+
+        drain.start_next_run(context)
+
+    # Rows needing a human: an event that starts the review DAG (skipped, no event, otherwise).
+    @task(trigger_rule=TriggerRule.ALL_DONE, outlets=[REVIEW_ASSET], multiple_outputs=False)
+    def request_review(**context) -> dict:
+        from include.onboarding import review
+
+        return review.request_review(context)
+
     claimed = claim_customers()
     prepare_table() >> claimed
     validated = validate_customers(claimed)
@@ -132,7 +155,9 @@ def avepoint_customer_onboarding():
         pool=POOL,
         map_index_template="{{ task.customer_label }}",
     ).expand_kwargs(validated)
-    onboarded >> [finish_run(), announce_customers()]
+    finished = finish_run()
+    onboarded >> [finished, announce_customers()]
+    finished >> [start_next_run(), request_review()]
 
 
 avepoint_customer_onboarding()

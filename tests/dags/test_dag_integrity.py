@@ -45,6 +45,7 @@ def test_the_contract_dags_are_there_with_their_schedules():
     assert DAG_IDS == [
         "avepoint_customer_onboarding",
         "avepoint_customer_reconciliation",
+        "avepoint_customer_review",
         "avepoint_welcome_customers",
     ]
     assert DAGBAG.dags["avepoint_customer_onboarding"].schedule == "@hourly"
@@ -90,12 +91,13 @@ def test_onboarding_params_are_typed_described_and_bounded():
     from airflow.sdk import conf
 
     params = DAGBAG.dags["avepoint_customer_onboarding"].params
-    assert set(params.keys()) == {"dry_run", "max_customers", "customer_keys"}
+    assert set(params.keys()) == {"dry_run", "max_customers", "customer_keys", "drain"}
     for name in params:
         param = params.get_param(name)
         assert param.schema.get("type"), name
         assert param.schema.get("title") and param.description, name
     assert params.get_param("dry_run").value is False
+    assert (params.get_param("drain").value, params.get_param("drain").schema["type"]) == (False, "boolean")
     bounds = params.get_param("max_customers").schema
     max_map_length = conf.getint("core", "max_map_length")
     assert (bounds["minimum"], bounds["maximum"]) == (1, 1000)
