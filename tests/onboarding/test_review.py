@@ -286,3 +286,62 @@ def test_the_review_task_asks_with_row_data_as_text_and_applies_the_answer(store
     after = store.rows(["BAD-6"])[0]
     assert (after["status"], after["organization_name"]) == ("pending", TEMPLATE)
     assert review_operator.SHOWN_XCOM_KEY in ti.xcom and len(ti.xcom[review_operator.SHOWN_XCOM_KEY]) == 64
+
+
+# -- the queue: which rows a review run offers ------------------------------------------------------
+
+
+@dataclass
+class AssetEvent:
+    extra: dict
+
+
+@dataclass
+class OutletEvent:
+    extra: dict = field(default_factory=dict)
+
+
+@SQLITE
+def test_an_onboarding_run_asks_for_a_review_only_when_it_left_rows_needing_a_human(store):
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from include.onboarding.review import REVIEW_ASSET, request_review
+
+    add(store, "BAD-7", "invalid", "…")  # claimed by manual__1
+    add(store, "OK-7", "onboarded", "created")
+    outlet = OutletEvent()
+
+    result = request_review(
+        {"params": {"dry_run": False}, "run_id": "manual__1", "outlet_events": {REVIEW_ASSET: outlet}}
+    )
+
+    assert result == outlet.extra == {"run_id": "manual__1", "counts": {"invalid": 1}}
+    for params, run_id in (({"dry_run": False}, "manual__2"), ({"dry_run": True}, "manual__1")):
+        with pytest.raises(AirflowSkipException):  # a skipped task records no Asset event
+            request_review(
+                {"params": params, "run_id": run_id, "outlet_events": {REVIEW_ASSET: OutletEvent()}}
+            )
+
+
+@SQLITE
+def test_a_review_run_offers_the_rows_its_onboarding_runs_left_or_on_demand_every_such_row(store):
+    from include.onboarding.review import REVIEW_ASSET, rows_to_review
+
+    add(store, "BAD-8", "invalid", "…", organization_name=TEMPLATE)
+    add(store, "CONF-8", "conflict", "…")
+    add(store, "DONE-8", "onboarded", "…")
+    store.add_customers([make_customer("WAIT-8")])
+    run_sql(store, f"UPDATE {store.table} SET claimed_by = 'manual__9' WHERE customer_key = 'CONF-8'")
+    params = {"customer_keys": [], "max_rows": 25}
+
+    by_asset = rows_to_review(
+        {"params": params, "triggering_asset_events": {REVIEW_ASSET: [AssetEvent({"run_id": "manual__1"})]}}
+    )
+    on_demand = rows_to_review({"params": params, "triggering_asset_events": {}})
+    one = rows_to_review({"params": params | {"customer_keys": ["CONF-8", "WAIT-8"]}})
+    capped = rows_to_review({"params": params | {"max_rows": 1}})
+
+    assert by_asset == [{"customer_key": "BAD-8", "customer_label": f"BAD-8 · {TEMPLATE}"}]
+    assert [r["customer_key"] for r in on_demand] == ["BAD-8", "CONF-8"]
+    assert [r["customer_key"] for r in one] == ["CONF-8"]
+    assert [r["customer_key"] for r in capped] == ["BAD-8"]
