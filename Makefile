@@ -18,7 +18,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: install test lint demo sandbox airflow cluster bench dist clean report
+.PHONY: install test lint demo sandbox airflow cluster bench dist clean report load
 
 # One pip run, so a dev tool that conflicts with a runtime pin fails the install instead of replacing
 # the pin. The provider is editable: Airflow registers the `avepoint` connection type from its entry point.
@@ -53,6 +53,12 @@ cluster: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench
+
+# Customers from a CSV file into the warehouse table as pending (README), e.g.
+# make load CSV=docs/sample-customers.csv  (LOAD_ARGS=--dry-run checks every row, loads nothing)
+load: $(INSTALLED)
+	@test -n "$(CSV)" || { echo "usage: make load CSV=path/to/customers.csv (see docs/sample-customers.csv)"; exit 2; }
+	@$(BIN)/python -m tools.load $(LOAD_ARGS) "$(CSV)"
 
 # The audit export of the rows needing a human (README), e.g.
 # make report REPORT_ARGS="--status failed --format json --output var/failed.json"
