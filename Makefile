@@ -22,12 +22,18 @@ export GX_ANALYTICS_ENABLED := False
 
 # One pip run, so a dev tool that conflicts with a runtime pin fails the install instead of replacing
 # the pin. The provider is editable: Airflow registers the `avepoint` connection type from its entry point.
+# Not quiet: the first install takes minutes, and a person should see it moving.
 $(INSTALLED): requirements.txt requirements-dev.txt provider/pyproject.toml
+	@echo "==> [1/3] Creating $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "==> [2/3] Upgrading pip"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check apache-airflow==$(AIRFLOW_VERSION) \
+	@echo "==> [3/3] Installing Airflow $(AIRFLOW_VERSION), requirements.txt, requirements-dev.txt and the provider" \
+		"(first time: 3 to 5 minutes, one line per package)"
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar off apache-airflow==$(AIRFLOW_VERSION) \
 		-r requirements.txt -r requirements-dev.txt -e ./provider
 	touch $@
+	@echo "==> Installed into $(VENV)"
 
 install: $(INSTALLED)
 
