@@ -20,6 +20,7 @@ from tests.support.postgres import require_postgres
 GROUPS = {
     "deployment": ("3,4,8", ("| 3 |", "| 4 |", "| 8 |")),
     "in-process": ("1,2,5,6,7", ("| 1 |", "| 2 |", "| 5 |", "| 5m |", "| 6 |", "| 6b |", "| 7 |")),
+    "drain": ("9", ("| 9 |", "| 9m |")),
 }
 
 
