@@ -77,7 +77,7 @@ SMOKE = Sizes(
     hook_calls=20,
     claim_rows=2000,
     claim_limit=20,
-    drain_customers=5,
+    drain_customers=3,
     drain_batch=2,
 )
 
@@ -195,7 +195,7 @@ def plan(
         def drain() -> list[Result]:
             from bench import drain
 
-            return drain.run(customers=sizes.drain_customers, batch=sizes.drain_batch)
+            return drain.run(customers=sizes.drain_customers, batch=sizes.drain_batch, warmup=not smoke)
 
         steps.append(("9 drain", drain))
     return steps
