@@ -151,3 +151,29 @@ def test_parsing_the_onboarding_dag_imports_no_execute_time_code_and_builds_no_d
     assert sorted(set(EXECUTE_TIME_MODULES) & set(result["modules"])) == []
     # A frozen dataclass costs about a millisecond to build: more than the rest of the DAG's own imports.
     assert result["dataclasses"] == []
+
+
+def test_a_run_starts_the_next_only_after_finishing_cleanly_and_asks_for_a_review_whatever_happened():
+    from airflow.sdk import TriggerRule
+
+    from include.onboarding.review import REVIEW_ASSET
+
+    dag = DAGBAG.dags["avepoint_customer_onboarding"]
+    finish = dag.get_task("finish_run")
+    next_run, review = dag.get_task("start_next_run"), dag.get_task("request_review")
+    assert finish.downstream_task_ids >= {"start_next_run", "request_review"}
+    # A failed run (finish_run failed) starts no next run; rows it left still get their review.
+    assert (next_run.trigger_rule, review.trigger_rule) == (TriggerRule.ALL_SUCCESS, TriggerRule.ALL_DONE)
+    assert [o.uri for o in review.outlets] == [REVIEW_ASSET.uri]
+    assert dag.max_active_runs == 1  # a drained run waits for the one that started it
+
+
+def test_the_review_dag_runs_on_the_onboarding_runs_request_and_never_renders_row_data():
+    from include.onboarding.review import REVIEW_ASSET
+
+    dag = DAGBAG.dags["avepoint_customer_review"]
+    assert [a.uri for a in dag.timetable.asset_condition.objects] == [REVIEW_ASSET.uri]
+    review = dag.get_task("review_customer")
+    assert review.operator_class.template_fields == ()  # subject, body and form hold row data
+    assert review.map_index_template == "{{ task.review_label }}"
+    assert set(dag.params.keys()) == {"customer_keys", "max_rows"}
