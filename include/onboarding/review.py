@@ -123,6 +123,16 @@ def form_params(row: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+def label(row: dict[str, Any]) -> str:
+    """What the grid shows for a row's review task: key and organization (at most 40 characters)."""
+    from include.onboarding.warehouse import display_text
+
+    organization = " ".join(str(display_text(row.get("organization_name")) or "").split())
+    if len(organization) > 40:
+        organization = organization[:39] + "…"
+    return f"{row['customer_key']} · {organization}" if organization else str(row["customer_key"])
+
+
 def subject(row: dict[str, Any]) -> str:
     """The request's headline (plain text)."""
     from include.onboarding.warehouse import display_text
@@ -183,7 +193,6 @@ def rows_to_review(context: Any) -> list[dict[str, Any]]:
     Started by hand: every row needing a human, or the ``customer_keys`` given. At most ``max_rows``.
     """
     from include.onboarding.config import WAREHOUSE_CONN_ID, OnboardingSettings
-    from include.onboarding.pipeline import _label
     from include.onboarding.review_store import ReviewWarehouse
 
     params = context["params"]
@@ -207,4 +216,4 @@ def rows_to_review(context: Any) -> list[dict[str, Any]]:
             left_out,
             limit,
         )
-    return [{"customer_key": str(r["customer_key"]), "customer_label": _label(r)} for r in rows]
+    return [{"customer_key": str(r["customer_key"]), "customer_label": label(r)} for r in rows]
