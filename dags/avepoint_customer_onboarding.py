@@ -53,12 +53,18 @@ before its end, exactly once.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Param, TriggerRule, dag, task
+from airflow.sdk import Asset, Param, TriggerRule, dag, task
 
 from avepoint_provider.operators.onboard import AvePointOnboardCustomerOperator
 from include.onboarding.assets import CUSTOMERS_ASSET
-from include.onboarding.names import CLAIM_TASK_ID, DEFAULT_ARGS, POOL, PREPARE_TASK_ID, VALIDATE_TASK_ID
-from include.onboarding.review import REVIEW_ASSET
+from include.onboarding.names import (
+    CLAIM_TASK_ID,
+    DEFAULT_ARGS,
+    POOL,
+    PREPARE_TASK_ID,
+    REVIEW_ASSET_URI,
+    VALIDATE_TASK_ID,
+)
 from include.onboarding.store import WarehouseStore
 
 
@@ -147,7 +153,7 @@ def avepoint_customer_onboarding():
         drain.start_next_run(context)
 
     # Rows needing a human: an event that starts the review DAG (skipped, no event, otherwise).
-    @task(trigger_rule=TriggerRule.ALL_DONE, outlets=[REVIEW_ASSET], multiple_outputs=False)
+    @task(trigger_rule=TriggerRule.ALL_DONE, outlets=[Asset(REVIEW_ASSET_URI)], multiple_outputs=False)
     def request_review(**context) -> dict:
         from include.onboarding import review
 

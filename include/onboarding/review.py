@@ -28,12 +28,13 @@ from typing import Any
 
 from airflow.sdk import Asset
 
+from include.onboarding.names import REVIEW_ASSET_URI
 from include.onboarding.status import NEEDS_HUMAN
 
 log = logging.getLogger(__name__)
 
 # The onboarding run's request for a review: an event when it left rows needing a human.
-REVIEW_ASSET = Asset("avepoint://elements/customers/needing-review")
+REVIEW_ASSET = Asset(REVIEW_ASSET_URI)
 
 RETRY = "Retry as is"
 CORRECT = "Retry with corrected fields"
