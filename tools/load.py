@@ -113,10 +113,17 @@ def rule_problems(rows: list[dict[str, Any]], store: Any, data_center_family: st
         }
         tags = row["tags"]
         checked.append({c: row[c] for c in COLUMNS if c != "password"} | {"tags": _tags_text(tags)})
-    accounts = store.onboarded_accounts(str(r["registration_account"] or "") for r in rows)
+    accounts: set[str] = set()
+    for chunk in _chunks([str(r["registration_account"] or "") for r in rows]):
+        accounts |= store.onboarded_accounts(chunk)
     return validate_rows(
         checked, profiles, data_center_family=data_center_family, onboarded_accounts=accounts
     )
+
+
+def _chunks(values: list[str], size: int = 1000) -> list[list[str]]:
+    """Lists small enough for one ``IN`` (SQLite allows 32,766 bound values per statement)."""
+    return [values[i : i + size] for i in range(0, len(values), size)]
 
 
 def _tags_text(tags: Any) -> Any:
@@ -164,7 +171,11 @@ def load(path: Path, *, dry_run: bool = False) -> int:
         problems[line] += broken.get(values["customer_key"], [])
 
     good = [values for line, values, _ in parsed if not problems[line]]
-    existing = {str(r["customer_key"]) for r in store.rows([v["customer_key"] for v in good])}
+    existing = {
+        str(r["customer_key"])
+        for chunk in _chunks([v["customer_key"] for v in good])
+        for r in store.rows(chunk)
+    }
     new = [v for v in good if v["customer_key"] not in existing]
     added = 0 if dry_run else store.add_customers(new)
     store.dispose()
