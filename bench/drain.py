@@ -196,7 +196,8 @@ def run(*, customers: int, batch: int, warmup: bool = True) -> list[Result]:
         f"one run triggered with drain on, max_customers {batch}: {runs} runs chained themselves, one at a "
         f"time, in {real.seconds:.0f} s ({rate:.2f} customers/s); the no-op twin, triggered {len(twin.runs)} "
         f"times back to back by the benchmark, {twin.seconds:.0f} s ({twin_rate:.2f} customers/s). "
-        "A ratio below 1 is the share of the twin's pace the project keeps",
+        "the ratio is the project's pace over the twin's (below 1: slower); the twin and the drain run one "
+        "after the other on a shared machine, so a few percent either way is noise",
         f"metadata database growth: {real.bytes_added / customers:,.0f} bytes and "
         f"{real.rows_added / customers:.1f} rows per customer (twin: {twin.bytes_added / customers:,.0f} bytes, "
         f"{twin.rows_added / customers:.1f} rows); pg_database_size counts whole 8 KiB pages, so small runs "
