@@ -50,9 +50,8 @@ class CustomerReviewOperator(HITLOperator):
         )
         self.customer_key = customer_key
         self.customer_label = customer_label or customer_key
-        self.review_label = (
-            self.customer_label
-        )  # the grid label: map_index_template="{{ task.review_label }}"
+        # The grid label: map_index_template="{{ task.review_label }}" shows it, never renders it.
+        self.review_label = self.customer_label
 
     def execute(self, context: Any) -> Any:
         from airflow.sdk.definitions.param import ParamsDict
