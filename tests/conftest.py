@@ -32,17 +32,22 @@ FAKE_GRAPH = "http://avepoint.test"
 # usual order: a session fixture built once (the deployment stack, the platform virtualenv), a
 # module's Airflow (the browser tests, the Celery cluster) or a folder under var/ (make airflow and
 # make cluster, the bench). Every other test goes to whichever worker is free.
+# The first group a test belongs to wins: folders first (their tests share one Airflow or var/
+# folder whatever their markers), then the markers of the shared fixtures.
 XDIST_GROUPS = (
-    ("packaging", lambda item, path: item.get_closest_marker("packaging") is not None),
-    ("celery", lambda item, path: item.get_closest_marker("celery") is not None),
-    ("deployment", lambda item, path: item.get_closest_marker("deployment") is not None),
     ("browser", lambda item, path: path.startswith("tests/browser/")),
     ("local", lambda item, path: path.startswith("tests/local/")),
     ("bench", lambda item, path: item.get_closest_marker("bench") is not None),
+    ("packaging", lambda item, path: item.get_closest_marker("packaging") is not None),
+    ("celery", lambda item, path: item.get_closest_marker("celery") is not None),
+    ("deployment", lambda item, path: item.get_closest_marker("deployment") is not None),
 )
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the marks into work units
 def pytest_collection_modifyitems(config, items):
+    if not config.pluginmanager.hasplugin("xdist"):
+        return  # e.g. the platform venv's own run of the tests, which has no xdist
     for item in items:
         path = Path(str(item.path)).relative_to(ROOT).as_posix()
         group = next((name for name, belongs in XDIST_GROUPS if belongs(item, path)), None)
