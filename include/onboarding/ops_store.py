@@ -58,8 +58,9 @@ class OperationsWarehouse(CustomerWarehouse):
         """Take one owed alert for sending: ``(holder, payload)``, or None if sent or being sent."""
         holder = uuid.uuid4().hex
         with self.transaction() as tx:
-            rows = tx.run(
+            rows = tx.update(
                 "lease_alert",
+                read="leased_alert",
                 dag_id=dag_id,
                 run_id=run_id,
                 channel=channel,
@@ -136,8 +137,9 @@ class OperationsWarehouse(CustomerWarehouse):
         settled: list[str] = []
         with self.transaction() as tx:
             for item in settlements:
-                rows = tx.run(
+                rows = tx.update(
                     "settle_onboarded",
+                    read="settled_row",
                     key=item["customer_key"],
                     customer_id=item["avepoint_customer_id"],
                     reason=item["reason"],

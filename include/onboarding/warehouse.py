@@ -1,22 +1,29 @@
-"""The ``customer_onboarding`` table and its events table, on any common-sql connection.
+"""The ``customer_onboarding`` table and its events table: the lifecycle, written once for every engine.
 
-SQL lives in ``sql/`` beside this module, one file per method (``sql/<dialect>/NAME.sql`` when a
-dialect needs its own text, ``sql/common/NAME.sql`` otherwise). Statements run through
-SQLAlchemy ``text()`` with bound (and, for lists, expanding) parameters; Jinja fills in
-identifiers only (and, in DDL, literals of :class:`~include.onboarding.status.Status`).
-SQLite (the embedded default) and PostgreSQL are supported.
+Claim, attempts, outcomes, release and recovery are methods of :class:`CustomerWarehouse`; what an
+engine does its own way (identifiers, column types, the claim's statements, connection set-up,
+timestamps, error codes) is its :class:`~include.onboarding.dialects.Dialect` and its SQL files.
+SQL lives in ``sql/`` beside this module, one file per method (``sql/<dialect>/NAME.sql`` when an
+engine needs its own text, ``sql/common/NAME.sql`` otherwise). Statements run through SQLAlchemy
+``text()`` with bound (and, for lists, expanding) parameters; Jinja fills in identifiers and the
+dialect's keywords only (and, in DDL, literals of :class:`~include.onboarding.status.Status`).
+SQLite (the embedded default), PostgreSQL, MySQL/MariaDB and Snowflake are supported.
+
+An engine without ``UPDATE ... RETURNING`` (MySQL, Snowflake) changes several rows in three steps
+in one transaction: pick them (locked where the engine has row locks), update exactly those while
+re-checking every condition, and read back the ones the update changed (:meth:`_Transaction.update`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+import random
 import re
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -25,6 +32,8 @@ from typing import Any
 from airflow.sdk import BaseHook
 
 from avepoint_provider.customer import Customer
+from include.onboarding.dialects import Dialect, TableName, dialect_for
+from include.onboarding.dialects.sqlite import Undecodable
 from include.onboarding.status import (
     CLAIMABLE,
     EVENT_RECOVERED,
@@ -38,9 +47,6 @@ log = logging.getLogger(__name__)
 
 SQL_DIR = Path(__file__).parent / "sql"
 DEFAULT_TABLE = "customer_onboarding"
-SQLITE_BUSY_TIMEOUT_MS = 60_000
-# PostgreSQL truncates longer identifiers (silently) to this many bytes.
-PG_MAX_IDENTIFIER = 63
 
 INPUT_COLUMNS = ("customer_key", *Customer.field_names())
 # The contract's columns: a user's own table needs exactly these.
@@ -58,24 +64,16 @@ CONTRACT_COLUMNS = (
 )
 # Columns the project adds to a table itself (see add_project_columns.sql).
 PROJECT_COLUMNS = ("previous_status",)
+# Columns an error message may name (the customer table's and the events table's).
+_KNOWN_COLUMNS = (*CONTRACT_COLUMNS, *PROJECT_COLUMNS, "event_id", "run_id", "outcome", "message", "event_at")
+# Parameters holding the pipeline's own text (reasons, messages): where a column cannot store a
+# character (MySQL's utf8mb3 and a 4-byte one), it is written as U+FFFD rather than failing the run.
+_OWN_TEXT = ("reason", "message", "detail", "error")
+_BEYOND_BMP = re.compile("[\U00010000-\U0010ffff]")
+# How long a claim is tried again while concurrent transactions win (a deadlock, a write conflict):
+# as long as a lock wait may last, since on an engine that waits the claim would wait that long.
+CLAIM_CONFLICT_SECONDS = 120
 
-# Column types of the DDL per dialect. SQLite keeps timestamps as ISO-8601 UTC text, booleans as 0/1.
-COLUMN_TYPES = {
-    "sqlite": {
-        "timestamp": "TEXT",
-        "boolean": "INTEGER",
-        "now": "(strftime('%Y-%m-%d %H:%M:%f+00:00', 'now'))",
-        "serial_key": "INTEGER PRIMARY KEY AUTOINCREMENT",
-    },
-    "postgresql": {
-        "timestamp": "TIMESTAMPTZ",
-        "boolean": "BOOLEAN",
-        "now": "now()",
-        "serial_key": "BIGSERIAL PRIMARY KEY",
-    },
-}
-
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 # Every status is a bound parameter of the same name in every statement (unused ones are ignored).
 _STATUS_PARAMS = {status.name.lower(): status.value for status in Status} | {
     "claimable": [s.value for s in CLAIMABLE],
@@ -86,99 +84,34 @@ _STATUS_PARAMS = {status.name.lower(): status.value for status in Status} | {
 
 
 class TableNotReady(Exception):
-    """The configured table lacks contract columns; the message names them and the DDL to run."""
+    """The configured table lacks contract columns (or may not be altered); the message names the DDL to run."""
 
 
 class WarehouseError(Exception):
     """A statement failed. The message names the statement and what the database said was broken
-    (error type, SQLSTATE, table, column, constraint), never a row value: a driver's own message may
-    quote the failing row (PostgreSQL's "Failing row contains (...)", password included) and
-    SQLAlchemy's adds the bound parameters."""
+    (error type and code, table, column, constraint), never a row value: a driver's own message may
+    quote the failing row (PostgreSQL's "Failing row contains (...)", MySQL's "Duplicate entry
+    '...'") and SQLAlchemy's adds the bound parameters.
 
-
-def _warehouse_error(name: str, error: Exception) -> WarehouseError:
-    driver = getattr(error, "orig", None) or error
-    details = [type(driver).__name__]
-    diag = getattr(driver, "diag", None)
-    if diag is not None:  # psycopg: the structured fields, not the message text
-        details += [f"SQLSTATE {driver.sqlstate}"] if getattr(driver, "sqlstate", None) else []
-        details += [
-            f"{label} {value}"
-            for label, value in (
-                ("table", diag.table_name),
-                ("column", diag.column_name),
-                ("constraint", diag.constraint_name),
-            )
-            if value
-        ]
-    else:  # sqlite3 names the constraint and column, and quotes text only when decoding it
-        details.append(str(driver).split(" with text ")[0])
-    return WarehouseError(f"warehouse statement {name} failed: {', '.join(details)}")
-
-
-class Undecodable(str):
-    """A SQLite text value that is not valid UTF-8 (e.g. a Windows-1252 CSV imported as is).
-
-    Stands in for the value, which is never decoded, shown or logged; see :func:`undecodable_columns`.
+    ``conflict`` is set when a concurrent transaction won (the transaction may be run again).
     """
 
-    __slots__ = ()
+    def __init__(self, message: str, *, conflict: bool = False) -> None:
+        super().__init__(message)
+        self.conflict = conflict
+
+
+def _warehouse_error(name: str, error: BaseException, dialect: Dialect) -> WarehouseError:
+    driver = getattr(error, "orig", None) or error
+    details = [type(driver).__name__, *dialect.error_details(driver, _KNOWN_COLUMNS)]
+    return WarehouseError(
+        f"warehouse statement {name} failed: {', '.join(details)}", conflict=dialect.is_conflict(driver)
+    )
 
 
 def undecodable_columns(row: Mapping[str, Any]) -> list[str]:
     """The columns of ``row`` whose stored text is not valid UTF-8."""
     return [column for column, value in row.items() if isinstance(value, Undecodable)]
-
-
-def _decode_sqlite_text(data: bytes) -> str:
-    # The sqlite3 driver's own decoding error quotes the column's text (a password, maybe).
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return Undecodable()
-
-
-@dataclass(frozen=True)
-class TableName:
-    """A configured table name resolved as the database resolves an unquoted identifier."""
-
-    schema: str | None
-    name: str
-
-    @classmethod
-    def parse(cls, configured: str, dialect: str) -> TableName:
-        parts = configured.split(".")
-        if not 1 <= len(parts) <= 2 or not all(_IDENTIFIER.match(p) for p in parts):
-            raise ValueError(
-                f"table name {configured!r} must be an identifier, optionally schema-qualified (schema.table)"
-            )
-        if dialect == "postgresql":
-            # PostgreSQL folds an unquoted identifier to lower case: crm.Customer_Onboarding
-            # names crm.customer_onboarding, the table a user created without quotes.
-            parts = [p.lower() for p in parts]
-            too_long = [p for p in parts if len(f"{p}_events".encode()) > PG_MAX_IDENTIFIER]
-            if too_long:
-                raise ValueError(
-                    f"table name {too_long[0]!r} is too long: with the events table's suffix it "
-                    f"exceeds PostgreSQL's {PG_MAX_IDENTIFIER} bytes and would be truncated"
-                )
-        return cls(*parts) if len(parts) == 2 else cls(None, parts[0])
-
-    def with_suffix(self, suffix: str) -> TableName:
-        return TableName(self.schema, f"{self.name}{suffix}")
-
-    @property
-    def quoted(self) -> str:
-        return ".".join(f'"{p}"' for p in (self.schema, self.name) if p)
-
-    def index_name(self, suffix: str) -> str:
-        """A unique index name within PostgreSQL's 63 bytes, however long the table name is."""
-        full = f"{self.name}_{suffix}_idx"
-        if len(full.encode()) <= PG_MAX_IDENTIFIER:
-            return f'"{full}"'
-        digest = hashlib.sha1(f"{self.schema}.{self.name}".encode()).hexdigest()[:8]
-        keep = PG_MAX_IDENTIFIER - len(f"_{digest}_{suffix}_idx")
-        return f'"{self.name.encode()[:keep].decode(errors="ignore")}_{digest}_{suffix}_idx"'
 
 
 class _Transaction:
@@ -187,60 +120,129 @@ class _Transaction:
     def __init__(self, connection: Any, warehouse: CustomerWarehouse) -> None:
         self.connection = connection
         self._warehouse = warehouse
+        self.dialect = warehouse.dialect
         self.rowcount = 0
 
     def run(self, name: str, **params: Any) -> list[dict[str, Any]]:
-        from sqlalchemy.exc import DBAPIError
-
-        values = _STATUS_PARAMS | params
+        # An empty list binds as (NULL), which no value is IN; not every engine's SQLAlchemy dialect
+        # renders an empty IN (Snowflake's does not). No statement uses NOT IN with a list.
+        values = {
+            k: [None] if isinstance(v, list | tuple) and not v else v
+            for k, v in (_STATUS_PARAMS | params).items()
+        }
         statement = self._warehouse.statement(name, tuple(sorted(_expanding(values))))
         try:
             result = self.connection.execute(statement, values)
-        except DBAPIError as exc:
-            raise _warehouse_error(name, exc) from None
+        except Exception as exc:
+            # Every error, not only the driver's DB-API ones: SQLAlchemy's own (a StatementError)
+            # quote the bound parameters, and an emulator's engine raises its own types.
+            driver = getattr(exc, "orig", None) or exc
+            if self.dialect.is_unstorable_text(driver) and _has_unstorable(values):
+                log.warning(
+                    "%s cannot store 4-byte characters (its character set is utf8mb3): the pipeline's "
+                    "own text is written with U+FFFD in their place",
+                    self._warehouse.table,
+                )
+                return self.run(name, **_storable(params))
+            raise _warehouse_error(name, exc, self.dialect) from None
         self.rowcount = result.rowcount
-        return [_plain_row(row) for row in result.mappings()] if result.returns_rows else []
+        if not result.returns_rows:
+            return []
+        return [{k: _plain_value(self.dialect, k, v) for k, v in row.items()} for row in result.mappings()]
 
-    def script(self, name: str) -> None:
+    def update(self, name: str, *, read: str, pick: str | None = None, **params: Any) -> list[dict[str, Any]]:
+        """Run the UPDATE ``name`` and return the rows it changed, as ``read`` selects them.
+
+        With ``UPDATE ... RETURNING`` one statement does it all. Without, ``pick`` (for an update
+        of several rows) selects their keys first, locked where the engine has row locks, and the
+        update is restricted to them (``picked_only`` in the file) while re-checking its own
+        conditions; ``read`` then reads back what changed (``:picked``, or the row of ``:key``).
+        """
+        if self.dialect.returning:
+            return self.run(name, **params)
+        if pick is not None:
+            picked = [r["customer_key"] for r in self.run(pick, **params)]
+            if not picked:
+                return []
+            params["picked"] = picked
+        self.run(name, **params)
+        if pick is None and self.rowcount == 0:
+            return []
+        return self.run(read, **params)
+
+    def script(self, name: str, **context: Any) -> None:
         """A DDL file of several statements, no parameters."""
         import sqlparse
 
-        for sql in sqlparse.split(self._warehouse.render(name)):
+        for sql in sqlparse.split(self._warehouse.render(name, **context)):
             sql = sqlparse.format(sql, strip_comments=True).strip().rstrip(";")
-            if sql:
+            if not sql:
+                continue
+            try:
                 self.connection.exec_driver_sql(sql)
+            except Exception as exc:
+                if self.dialect.is_permission_denied(getattr(exc, "orig", None) or exc):
+                    raise _NotAllowed(name) from None
+                raise _warehouse_error(name, exc, self.dialect) from None
+
+
+class _NotAllowed(Exception):
+    """The connection's user may not run a DDL file (no ALTER or INDEX privilege)."""
 
 
 class CustomerWarehouse:
     """Reads and writes the contract's tables through the common-sql connection ``conn_id``.
 
-    :param conn_id: a ``sqlite`` or ``postgres`` Airflow connection.
-    :param table: the customer table (``schema.table`` allowed on PostgreSQL); the
-        events table is ``<table>_events`` beside it.
+    :param conn_id: a ``sqlite``, ``postgres``, ``mysql`` or ``snowflake`` Airflow connection.
+    :param table: the customer table (``schema.table`` allowed; ``database.schema.table`` on
+        Snowflake; a quoted part keeps its case). The events table is ``<table>_events`` beside it.
+    :param operations_schema: where the events, alerts and drift tables live instead, if set
+        (``schema``, or ``database.schema`` on Snowflake): for a user who may not create tables
+        beside their own.
     """
 
-    def __init__(self, conn_id: str = "customer_warehouse", table: str = DEFAULT_TABLE) -> None:
+    def __init__(
+        self,
+        conn_id: str = "customer_warehouse",
+        table: str = DEFAULT_TABLE,
+        *,
+        operations_schema: str | None = None,
+    ) -> None:
         self.conn_id = conn_id
         self.configured_table = table
+        self.operations_schema = operations_schema
         self._statements: dict[tuple[str, tuple[str, ...]], Any] = {}
 
     @cached_property
     def hook(self) -> Any:
-        return BaseHook.get_connection(self.conn_id).get_hook()
+        from airflow.sdk.exceptions import AirflowException
+
+        connection = BaseHook.get_connection(self.conn_id)
+        try:
+            return connection.get_hook()
+        except AirflowException as exc:
+            if "Unknown hook type" not in str(exc):
+                raise
+            raise ValueError(
+                f"connection {self.conn_id!r} is of type {connection.conn_type!r}, whose provider is not "
+                "installed; the warehouse supports sqlite, postgres, mysql "
+                "(apache-airflow-providers-mysql) and snowflake (apache-airflow-providers-snowflake)"
+            ) from None
 
     @cached_property
-    def dialect(self) -> str:
-        dialect = self.hook.dialect_name
-        if dialect not in ("sqlite", "postgresql"):
-            raise ValueError(
-                f"connection {self.conn_id!r} is a {dialect!r} database; "
-                "the warehouse supports sqlite and postgres connections"
-            )
-        return dialect
+    def dialect(self) -> Dialect:
+        return dialect_for(self.hook.dialect_name, self.conn_id)
 
     @cached_property
     def table_name(self) -> TableName:
         return TableName.parse(self.configured_table, self.dialect)
+
+    @cached_property
+    def operations_table(self) -> TableName:
+        """The customer table's name in the schema the operations tables live in."""
+        if not self.operations_schema:
+            return self.table_name
+        return self.table_name.beside("", TableName.schema_only(self.operations_schema, self.dialect))
 
     @property
     def table(self) -> str:
@@ -248,53 +250,35 @@ class CustomerWarehouse:
 
     @property
     def events_table(self) -> str:
-        return self.table_name.with_suffix("_events").quoted
+        return self.operations_table.beside("_events").quoted
 
     @cached_property
     def engine(self) -> Any:
-        from sqlalchemy import event
-
-        engine = self.hook.get_sqlalchemy_engine()
-        if self.dialect == "sqlite":
-
-            @event.listens_for(engine, "connect")
-            def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-                # The driver's autocommit mode plus an explicit BEGIN IMMEDIATE (below): the write
-                # lock is taken up front, so two claimers serialise instead of failing on a lock
-                # upgrade. SQLAlchemy's documented recipe for pysqlite transactions.
-                dbapi_connection.isolation_level = None
-                dbapi_connection.text_factory = _decode_sqlite_text
-                dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-                # WAL lets readers run beside the one writer (a property of the file, set once).
-                dbapi_connection.execute("PRAGMA journal_mode = WAL")
-
-            @event.listens_for(engine, "begin")
-            def _sqlite_begin(connection: Any) -> None:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-        else:
-
-            @event.listens_for(engine, "connect")
-            def _postgres_connect(dbapi_connection: Any, _record: Any) -> None:
-                # A user's `timestamp without time zone` columns hold UTC.
-                with dbapi_connection.cursor() as cursor:
-                    cursor.execute("SET TIME ZONE 'UTC'")
-                dbapi_connection.commit()
-
+        engine = self.hook.get_sqlalchemy_engine(engine_kwargs=self.dialect.engine_kwargs())
+        self.dialect.prepare_engine(engine)
         return engine
 
-    def render(self, name: str) -> str:
-        return _template(self.dialect, name).render(
+    def render(self, name: str, **context: Any) -> str:
+        dialect = self.dialect
+        values = dict(
             table=self.table,
             events_table=self.events_table,
             # The operations tables beside it (include/onboarding/ops_store.py).
-            alerts_table=self.table_name.with_suffix("_alerts").quoted,
-            drift_table=self.table_name.with_suffix("_drift").quoted,
+            alerts_table=self.operations_table.beside("_alerts").quoted,
+            drift_table=self.operations_table.beside("_drift").quoted,
             index_name=self.table_name.index_name,
-            types=COLUMN_TYPES[self.dialect],
+            types=dialect.types,
             pending=Status.PENDING.value,
             claimable=", ".join(f"'{s.value}'" for s in CLAIMABLE),
+            # Without UPDATE ... RETURNING: see _Transaction.update.
+            returning=lambda columns: f"RETURNING {columns}" if dialect.returning else "",
+            picked_only="" if dialect.returning else "AND customer_key IN :picked",
+            for_update=dialect.for_update,
+            # Only what prepare() knows of a user's table (engines without CREATE INDEX IF NOT EXISTS).
+            existing_indexes=frozenset(),
+            key_part=lambda column, _length: column,
         )
+        return _template(dialect.name, name).render(values | context)
 
     def statement(self, name: str, expanding: tuple[str, ...]) -> Any:
         """The SQL file ``name`` as a ``text()`` clause, ``expanding`` naming its list parameters."""
@@ -329,17 +313,15 @@ class CustomerWarehouse:
 
         An existing table (a user's own) must have the contract's columns, else
         :class:`TableNotReady` names the missing ones and the DDL to run. The project's own
-        columns and the indexes are added to it here, once, and logged.
+        columns and the indexes are added to it here, once, and logged; where the connection's
+        user may not, :class:`TableNotReady` names the statements its owner runs once.
         """
-        from sqlalchemy import inspect
-
         table = self.table_name
         with self.transaction() as tx:
-            inspector = inspect(tx.connection)
-            if not inspector.has_table(table.name, schema=table.schema):
+            present = self.dialect.table_columns(tx.connection, table)
+            if present is None:
                 tx.script("create_table")
             else:
-                present = {c["name"].lower() for c in inspector.get_columns(table.name, schema=table.schema)}
                 missing = [c for c in CONTRACT_COLUMNS if c not in present]
                 if missing:
                     raise TableNotReady(self._missing_columns_message(missing))
@@ -349,22 +331,55 @@ class CustomerWarehouse:
                         "returns to if its run stops)",
                         self.table,
                     )
-                    tx.script("add_project_columns")
+                    self._owner_script(tx, "add_project_columns")
             # Table before events table, as release does: never the other order.
-            tx.script("create_indexes")
+            self._owner_script(tx, "create_indexes", **self._index_context(tx, present is not None))
             tx.script("create_events_table")
 
+    def _index_context(self, tx: _Transaction, existed: bool) -> dict[str, Any]:
+        """What create_indexes.sql needs to know of an existing table where the engine asks for it."""
+        if self.dialect.index_if_not_exists or not existed:
+            return {}
+        dialect, table = self.dialect, self.table_name
+        existing = {dialect.quote(n) for n in dialect.index_names(tx.connection, table)}
+        unindexable = dialect.unindexable_columns(tx.connection, table)
+        return {
+            "existing_indexes": existing,
+            "key_part": lambda column, length: f"{column}({length})" if column in unindexable else column,
+        }
+
+    def _owner_script(self, tx: _Transaction, name: str, **context: Any) -> None:
+        """A DDL file on the user's table; if its user may not run it, :class:`TableNotReady` quotes it."""
+        import sqlparse
+
+        try:
+            tx.script(name, **context)
+        except _NotAllowed:
+            statements = [
+                sqlparse.format(sql, strip_comments=True).strip().rstrip(";")
+                for sql in sqlparse.split(self.render(name, **context))
+            ]
+            ddl = "; ".join(" ".join(sql.split()) for sql in statements if sql)
+            raise TableNotReady(
+                f"the connection's user may not alter table {self.table}; nothing was claimed. "
+                f"Run once as its owner: {ddl}"
+            ) from None
+
     def _missing_columns_message(self, missing: Sequence[str]) -> str:
-        types = {c: "TEXT" for c in missing} | {
-            "management_mode": "BOOLEAN",
+        types = self.dialect.types
+        timestamp, short = types["timestamp"], types["short_text"]
+        kinds = {c: "TEXT" for c in missing} | {
+            "customer_key": short,
+            "claimed_by": short,
+            "management_mode": types["boolean"],
             "api_status": "INTEGER",
             "attempts": "INTEGER NOT NULL DEFAULT 0",
-            "requested_at": "TIMESTAMPTZ NOT NULL DEFAULT now()",
-            "updated_at": "TIMESTAMPTZ",
-            "claimed_at": "TIMESTAMPTZ",
-            "status": f"TEXT NOT NULL DEFAULT '{Status.PENDING}'",
+            "requested_at": f"{timestamp} NOT NULL DEFAULT {types['now']}",
+            "updated_at": timestamp,
+            "claimed_at": timestamp,
+            "status": f"{short} NOT NULL DEFAULT '{Status.PENDING}'",
         }
-        ddl = "; ".join(f"ALTER TABLE {self.table} ADD COLUMN {c} {types[c]}" for c in missing)
+        ddl = "; ".join(f"ALTER TABLE {self.table} ADD COLUMN {c} {kinds[c]}" for c in missing)
         return (
             f"table {self.table} lacks the contract's column(s) {', '.join(missing)}; "
             f"nothing was claimed. Add them, e.g.: {ddl}"
@@ -408,22 +423,51 @@ class CustomerWarehouse:
         ``invalid`` in the same transaction and left out of the returned keys.
         """
         params = self._claim_params(run_id, interval_end, limit, claim_timeout, keys)
-        with self.transaction() as tx:
-            self._settle_unreadable_requested_at(tx, run_id)
-            rows = tx.run("claim", **params)
-            usable: list[str] = []
-            for row in rows:
-                problem = key_problem(row["customer_key"])
-                if problem is None:
-                    usable.append(str(row["customer_key"]))
-                    continue
-                # A key that is not UTF-8 is addressed by its stored bytes (SQLite's claim returns them).
-                key = row["raw_key"] if isinstance(row["customer_key"], Undecodable) else row["customer_key"]
-                now = params["now"]
-                tx.run("mark_invalid", key=key, run_id=run_id, reason=problem, undo_attempts=0, now=now)
-                self._event(tx, key, run_id, None, None, Status.INVALID, problem, now=now)
+        give_up = time.monotonic() + CLAIM_CONFLICT_SECONDS
+        tries = 1
+        while True:
+            try:
+                with self.transaction() as tx:
+                    self._settle_unreadable_requested_at(tx, run_id)
+                    rows = self._claim_rows(tx, params)
+                    usable = self._set_unusable_keys_invalid(tx, rows, run_id, params["now"])
+                break
+            except Exception as exc:
+                if time.monotonic() > give_up or not self._lost_to_a_concurrent_claim(exc):
+                    raise
+                # The whole transaction again, on what the other one committed: as a lock wait would.
+                tries += 1
+                log.info("The claim of run %s met a concurrent claim; claiming again (try %d)", run_id, tries)
+                time.sleep(random.uniform(0, min(0.02 * tries, 0.5)))
         _log_unusable_keys(len(rows) - len(usable), "set invalid")
         return usable
+
+    def _claim_rows(self, tx: _Transaction, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """One statement where the engine can return rows from an UPDATE; else pick, mark, read back."""
+        if self.dialect.returning:
+            return tx.run("claim", **params)
+        return tx.update("claim_mark", pick="claim_pick", read="claim_read", **params)
+
+    def _set_unusable_keys_invalid(
+        self, tx: _Transaction, rows: list[dict[str, Any]], run_id: str, now: Any
+    ) -> list[str]:
+        usable: list[str] = []
+        for row in rows:
+            problem = key_problem(row["customer_key"])
+            if problem is None:
+                usable.append(str(row["customer_key"]))
+                continue
+            # A key that is not UTF-8 is addressed by its stored bytes (SQLite's claim returns them).
+            key = row["raw_key"] if isinstance(row["customer_key"], Undecodable) else row["customer_key"]
+            tx.run("mark_invalid", key=key, run_id=run_id, reason=problem, undo_attempts=0, now=now)
+            self._event(tx, key, run_id, None, None, Status.INVALID, problem, now=now)
+        return usable
+
+    def _lost_to_a_concurrent_claim(self, error: BaseException) -> bool:
+        if isinstance(error, WarehouseError):
+            return error.conflict
+        # A conflict found at commit comes from the driver itself.
+        return self.dialect.is_conflict(getattr(error, "orig", None) or error)
 
     def preview_claim(
         self,
@@ -439,7 +483,7 @@ class CustomerWarehouse:
         The very same statement, rolled back: a preview cannot drift from the claim.
         """
         with self.transaction(rollback=True) as tx:
-            rows = tx.run("claim", **self._claim_params(run_id, interval_end, limit, claim_timeout, keys))
+            rows = self._claim_rows(tx, self._claim_params(run_id, interval_end, limit, claim_timeout, keys))
         usable = [str(r["customer_key"]) for r in rows if key_problem(r["customer_key"]) is None]
         _log_unusable_keys(len(rows) - len(usable), "a real run sets them invalid")
         return usable
@@ -463,9 +507,9 @@ class CustomerWarehouse:
         """SQLite: rewrite other ISO-8601 spellings of ``requested_at``; an unreadable one is invalid.
 
         SQLite's date functions read neither ``+0000`` nor `` UTC``, so such a row would never
-        be claimed and would wait forever without a reason. PostgreSQL types the column.
+        be claimed and would wait forever without a reason. The other engines type the column.
         """
-        if self.dialect != "sqlite":
+        if not self.dialect.text_timestamps:
             return
         now = self._timestamp(_utcnow())
         for row in tx.run("unreadable_requested_at"):
@@ -538,8 +582,13 @@ class CustomerWarehouse:
             stop = _stop_message(tx, run_id)
             if stop:
                 raise RunStopped(stop)
-            rows = tx.run(
-                "begin_attempt", key=key, run_id=run_id, now=now, reason=f"being sent by run {run_id}"
+            rows = tx.update(
+                "begin_attempt",
+                read="attempt_row",
+                key=key,
+                run_id=run_id,
+                now=now,
+                reason=f"being sent by run {run_id}",
             )
             if not rows:
                 return None
@@ -625,8 +674,15 @@ class CustomerWarehouse:
         """
         now = self._timestamp(_utcnow())
         with self.transaction() as tx:
-            rows = tx.run(
-                "release_row", key=key, run_id=run_id, reason=reason, undo_attempts=int(undo_attempt), now=now
+            rows = tx.update(
+                "release_row",
+                read="released_rows",
+                key=key,
+                picked=[key],
+                run_id=run_id,
+                reason=reason,
+                undo_attempts=int(undo_attempt),
+                now=now,
             )
             if stop_message is not None:
                 self._event(tx, key, run_id, try_number, None, EVENT_STOPPED, stop_message, now=now)
@@ -637,7 +693,9 @@ class CustomerWarehouse:
         """Return every row this run still holds to the status it had before the claim."""
         now = self._timestamp(_utcnow())
         with self.transaction() as tx:
-            rows = tx.run("release_run", run_id=run_id, reason=reason, now=now)
+            rows = tx.update(
+                "release_run", pick="held_keys", read="released_rows", run_id=run_id, reason=reason, now=now
+            )
             self._released_events(tx, rows, run_id, None, reason, now=now)
         return rows
 
@@ -670,8 +728,14 @@ class CustomerWarehouse:
         """
         now = self._timestamp(_utcnow())
         with self.transaction() as tx:
-            rows = tx.run(
-                "recover_unfinished", run_id=run_id, reason=reason, max_attempts=max_attempts, now=now
+            rows = tx.update(
+                "recover_unfinished",
+                pick="held_keys",
+                read="released_rows",
+                run_id=run_id,
+                reason=reason,
+                max_attempts=max_attempts,
+                now=now,
             )
             for row in rows:
                 message = f"{row['status']}: {reason}"
@@ -732,9 +796,8 @@ class CustomerWarehouse:
         )
 
     def _timestamp(self, value: datetime) -> Any:
-        """Timestamps bind as aware datetimes on PostgreSQL and as ISO-8601 UTC text on SQLite."""
-        value = value.astimezone(UTC)
-        return value.isoformat(sep=" ") if self.dialect == "sqlite" else value
+        """A timestamp as the engine binds it (see :meth:`Dialect.bind_timestamp`)."""
+        return self.dialect.bind_timestamp(value)
 
 
 def undecodable_reason(columns: Sequence[str]) -> str:
@@ -822,15 +885,25 @@ def _expanding(params: Mapping[str, Any]) -> Iterator[str]:
     return (name for name, value in params.items() if isinstance(value, list | tuple))
 
 
-def _plain_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A row with the values a user's own column types return (uuid, jsonb) as plain text."""
+def _plain_value(dialect: Dialect, column: str, value: Any) -> Any:
+    """A value as a user's own column type returns it (uuid, jsonb, BINARY(16)) as plain text."""
+    value = dialect.plain_value(column, value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return value
+
+
+def _has_unstorable(params: Mapping[str, Any]) -> bool:
+    return any(isinstance(params.get(p), str) and _BEYOND_BMP.search(params[p]) for p in _OWN_TEXT)
+
+
+def _storable(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` with the pipeline's own text stripped of characters beyond the BMP (as U+FFFD)."""
     return {
-        key: str(value)
-        if isinstance(value, uuid.UUID)
-        else json.dumps(value)
-        if isinstance(value, list | dict)
-        else value
-        for key, value in row.items()
+        name: _BEYOND_BMP.sub("\ufffd", value) if name in _OWN_TEXT and isinstance(value, str) else value
+        for name, value in params.items()
     }
 
 
