@@ -320,6 +320,7 @@ class CustomerWarehouse:
         with self.transaction() as tx:
             present = self.dialect.table_columns(tx.connection, table)
             if present is None:
+                self._refuse_a_case_twin(tx)
                 tx.script("create_table")
             else:
                 missing = [c for c in CONTRACT_COLUMNS if c not in present]
@@ -335,6 +336,19 @@ class CustomerWarehouse:
             # Table before events table, as release does: never the other order.
             self._owner_script(tx, "create_indexes", **self._index_context(tx, present is not None))
             tx.script("create_events_table")
+
+    def _refuse_a_case_twin(self, tx: _Transaction) -> None:
+        """A table whose name differs from the configured one only in case is the user's, misnamed."""
+        table = self.table_name
+        twins = sorted(
+            n for n in self.dialect.table_names(tx.connection, table) if n.lower() == table.name.lower()
+        )
+        if twins:
+            twin = TableName(table.schema, twins[0], self.dialect).quoted
+            raise TableNotReady(
+                f"table {self.table} does not exist, and {twin} differs only in case (names keep their case "
+                "here); nothing was created. Name the table as it is spelled, or quote it"
+            )
 
     def _index_context(self, tx: _Transaction, existed: bool) -> dict[str, Any]:
         """What create_indexes.sql needs to know of an existing table where the engine asks for it."""

@@ -79,6 +79,12 @@ class Dialect:
             return None
         return {c["name"].lower() for c in inspector.get_columns(table.name, schema=table.schema)}
 
+    def table_names(self, connection: Any, table: TableName) -> set[str]:
+        """The names of the tables in ``table``'s schema, as stored."""
+        from sqlalchemy import inspect
+
+        return set(inspect(connection).get_table_names(schema=table.schema))
+
     def index_names(self, connection: Any, table: TableName) -> set[str]:
         from sqlalchemy import inspect
 
@@ -130,8 +136,11 @@ class TableName:
         return cls(".".join(_parts(configured, dialect, dialect.name_parts - 1, "schema name")), "", dialect)
 
     def beside(self, suffix: str, schema: TableName | None = None) -> TableName:
-        """The table ``<name><suffix>`` in this table's schema, or in ``schema``'s if given."""
-        return TableName((schema or self).schema, f"{self.name}{suffix}", self.dialect)
+        """The table ``<name><suffix>`` in this table's schema, or in ``schema``'s if given.
+
+        The suffix is the project's own identifier, folded as typed: ``CUSTOMERS_EVENTS`` on Snowflake.
+        """
+        return TableName((schema or self).schema, f"{self.name}{self.dialect.fold(suffix)}", self.dialect)
 
     @property
     def quoted(self) -> str:

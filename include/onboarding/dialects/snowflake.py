@@ -44,19 +44,29 @@ class Snowflake(Dialect):
             cparams["session_parameters"] = {**(cparams.get("session_parameters") or {}), "TIMEZONE": "UTC"}
 
     def table_columns(self, connection: Any, table: TableName) -> set[str] | None:
+        rows = self._information_schema(connection, table, "columns", "column_name", "AND table_name = :name")
+        return {r.lower() for r in rows} or None
+
+    def table_names(self, connection: Any, table: TableName) -> set[str]:
+        return set(self._information_schema(connection, table, "tables", "table_name", ""))
+
+    def _information_schema(
+        self, connection: Any, table: TableName, view: str, column: str, where: str
+    ) -> list[str]:
+        """``column`` of ``information_schema.<view>`` for ``table``'s database and schema
+        (the session's current ones where the name leaves them out)."""
         from sqlalchemy import text
 
         *database, schema = table.schema.split(".") if table.schema else [None]
         catalog = f"{self.quote(database[0])}." if database else ""
         rows = connection.execute(
             text(
-                f"SELECT column_name FROM {catalog}information_schema.columns "
-                "WHERE table_schema = COALESCE(:schema, CURRENT_SCHEMA()) AND table_name = :name"
+                f"SELECT {column} FROM {catalog}information_schema.{view} "
+                f"WHERE table_schema = COALESCE(:schema, CURRENT_SCHEMA()) {where}"
             ),
             {"schema": schema, "name": table.name},
         )
-        columns = {str(r[0]).lower() for r in rows}
-        return columns or None
+        return [str(r[0]) for r in rows]
 
     def index_names(self, connection: Any, table: TableName) -> set[str]:
         return set()
