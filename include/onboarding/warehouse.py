@@ -457,10 +457,27 @@ class CustomerWarehouse:
         return usable
 
     def _claim_rows(self, tx: _Transaction, params: dict[str, Any]) -> list[dict[str, Any]]:
-        """One statement where the engine can return rows from an UPDATE; else pick, mark, read back."""
+        """One statement where the engine can return rows from an UPDATE; else pick, mark, read back.
+
+        Without row locks (Snowflake) a concurrent claim may take picked rows before this one marks
+        them; the mark's re-check leaves them out, and the rows still wanted are picked again.
+        """
         if self.dialect.returning:
             return tx.run("claim", **params)
-        return tx.update("claim_mark", pick="claim_pick", read="claim_read", **params)
+        taken: list[dict[str, Any]] = []
+        while len(taken) < params["limit"]:
+            picked = [
+                r["customer_key"]
+                for r in tx.run("claim_pick", **params | {"limit": params["limit"] - len(taken)})
+            ]
+            if not picked:
+                break
+            tx.run("claim_mark", **params, picked=picked)
+            got = tx.run("claim_read", **params, picked=picked)
+            taken += got
+            if len(got) == len(picked):
+                break  # nothing lost to a concurrent claim: the pick was all there is, or enough
+        return taken
 
     def _set_unusable_keys_invalid(
         self, tx: _Transaction, rows: list[dict[str, Any]], run_id: str, now: Any

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import threading
 from datetime import UTC, datetime, timedelta
 from queue import Queue
@@ -237,11 +235,9 @@ def test_a_table_name_too_long_for_its_events_table_is_refused():
 # -- two claimers at once never share a row ---------------------------------------------------------
 
 
-def _claim_in_loop(conn_json: str | None, run_id: str, queue, start) -> None:
+def _claim_in_loop(run_id: str, queue: Queue, start: threading.Barrier) -> None:
     """Claim 7 rows at a time until no row waits (a claim may get fewer while racing on Snowflake)."""
-    if conn_json is not None:  # a process of its own
-        os.environ["AIRFLOW_CONN_CUSTOMER_WAREHOUSE"] = conn_json
-    store = CustomerWarehouse("customer_warehouse")
+    store = CustomerWarehouse("customer_warehouse")  # a claimer of its own: its own engine and connections
     store.engine.connect().close()  # connect before the start signal, so all claimers race
     start.wait(timeout=120)
     taken: list[str] = []
@@ -257,25 +253,18 @@ def _claim_in_loop(conn_json: str | None, run_id: str, queue, start) -> None:
 def test_concurrent_claimers_never_share_a_row(warehouse):
     """Four claimers claim in a loop from one barrier: every row is taken exactly once.
 
-    Four processes, as four workers would be; on the Snowflake emulator four threads, since the
-    emulated account lives in this process (each claimer has its own connections all the same).
+    Each claimer has its own engine and connections, so the database sees four concurrent
+    transactions as from four workers; threads rather than processes, since that is all the
+    database can tell apart (and the Snowflake emulator lives in this process).
     """
     # The emulator spends a third of a second on every statement: fewer rows there.
     rows = 60 if warehouse.dialect.name == "snowflake" else 400
     load_at_once(warehouse, [f"K{i:04d}" for i in range(rows)])
-    if warehouse.dialect.name == "snowflake":
-        queue, start = Queue(), threading.Barrier(4)
-        workers = [
-            threading.Thread(target=_claim_in_loop, args=(None, f"run-{n}", queue, start), daemon=True)
-            for n in range(4)
-        ]
-    else:
-        conn_json = os.environ["AIRFLOW_CONN_CUSTOMER_WAREHOUSE"]
-        ctx = multiprocessing.get_context("spawn")
-        queue, start = ctx.Queue(), ctx.Barrier(4)
-        workers = [
-            ctx.Process(target=_claim_in_loop, args=(conn_json, f"run-{n}", queue, start)) for n in range(4)
-        ]
+    queue, start = Queue(), threading.Barrier(4)
+    workers = [
+        threading.Thread(target=_claim_in_loop, args=(f"run-{n}", queue, start), daemon=True)
+        for n in range(4)
+    ]
     for worker in workers:
         worker.start()
     results = dict(queue.get(timeout=180) for _ in workers)

@@ -142,6 +142,10 @@ class TableName:
         """
         return TableName((schema or self).schema, f"{self.name}{self.dialect.fold(suffix)}", self.dialect)
 
+    def with_suffix(self, suffix: str) -> TableName:
+        """The table ``<name><suffix>`` beside this one (:meth:`beside` without another schema)."""
+        return self.beside(suffix)
+
     @property
     def quoted(self) -> str:
         parts = [*(self.schema.split(".") if self.schema else []), self.name]

@@ -33,6 +33,7 @@ class SQLite(Dialect):
     conn_type = "sqlite"
     # No row locks: BEGIN IMMEDIATE serialises writers, so a pick needs no locking clause.
     for_update = ""
+    text_timestamps = True
     types: ClassVar = {
         "timestamp": "TEXT",
         "boolean": "INTEGER",
