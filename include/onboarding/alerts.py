@@ -181,7 +181,9 @@ def alert_after_reconciliation(context: Any, settings: OnboardingSettings) -> di
     try:
         from include.onboarding.ops_store import OperationsWarehouse
 
-        store = OperationsWarehouse(WAREHOUSE_CONN_ID, settings.table)
+        store = OperationsWarehouse(
+            WAREHOUSE_CONN_ID, settings.table, operations_schema=settings.operations_schema
+        )
         try:
             store.create_operations_tables()
             findings = store.drift_findings(context["run_id"])
@@ -203,7 +205,9 @@ def deliver(
     from include.onboarding.ops_store import OperationsWarehouse
 
     if store is None:
-        store = OperationsWarehouse(WAREHOUSE_CONN_ID, settings.table)
+        store = OperationsWarehouse(
+            WAREHOUSE_CONN_ID, settings.table, operations_schema=settings.operations_schema
+        )
         try:
             return deliver(context, settings, payload, store=store)
         finally:

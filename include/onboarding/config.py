@@ -30,6 +30,8 @@ class OnboardingSettings:
     """Tunables; see the README's configuration section."""
 
     table: str = "customer_onboarding"
+    # Where the events, alerts and drift tables live, if not beside the table (issue 20).
+    operations_schema: str | None = None
     max_attempts: int = 5
     claim_timeout_minutes: float = 60.0
     alert_emails: tuple[str, ...] = ()
@@ -50,6 +52,7 @@ class OnboardingSettings:
         try:
             settings = cls(
                 table=str(raw.get("table", cls.table)),
+                operations_schema=str(raw["operations_schema"]) if raw.get("operations_schema") else None,
                 max_attempts=int(raw.get("max_attempts", cls.max_attempts)),
                 claim_timeout_minutes=float(raw.get("claim_timeout_minutes", cls.claim_timeout_minutes)),
             )

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 def _warehouse(settings: OnboardingSettings):
     from include.onboarding.warehouse import CustomerWarehouse
 
-    return CustomerWarehouse(WAREHOUSE_CONN_ID, settings.table)
+    return CustomerWarehouse(WAREHOUSE_CONN_ID, settings.table, operations_schema=settings.operations_schema)
 
 
 def prepare_table(context: Any) -> None:

@@ -30,7 +30,14 @@ def user_table(request, monkeypatch) -> UserTable:
     database = request.getfixturevalue("mariadb_db" if request.param == "mariadb" else "snowflake_account")
     table = UserTable(request.param, database)
     set_connection(monkeypatch, "customer_warehouse", **table.connection())
-    monkeypatch.setenv("AIRFLOW_VAR_AVEPOINT_ONBOARDING", json.dumps({"table": table.table}))
+    settings = {"table": table.table}
+    if request.param == "snowflake":
+        # The user may not create tables beside their own: the operations tables go to a schema of theirs.
+        from tests.support.snowflake import snowflake_sql
+
+        snowflake_sql("CREATE SCHEMA crm.ops")
+        settings["operations_schema"] = "crm.ops"
+    monkeypatch.setenv("AIRFLOW_VAR_AVEPOINT_ONBOARDING", json.dumps(settings))
     return table
 
 
@@ -70,3 +77,12 @@ def test_a_users_own_table_on_mariadb_and_snowflake_is_onboarded(dag, airflow_db
     assert created["u-ok-1@customers.example"]["tags"] == ["vip", "eu"]
     assert created["u-ok-1@customers.example"]["managementMode"] == 1
     assert created["u-ok-1@customers.example"]["dataCenter"] == make_customer("X")["data_center"]
+    if user_table.engine == "snowflake":
+        from tests.support.snowflake import snowflake_sql
+
+        tables = snowflake_sql("SELECT table_schema, table_name FROM crm.information_schema.tables")
+        assert ("OPS", "CUSTOMERS_EVENTS") in tables and ("PUBLIC", "CUSTOMERS_EVENTS") not in tables
+        events = snowflake_sql(
+            "SELECT customer_key, outcome FROM crm.ops.customers_events WHERE outcome = 'onboarded'"
+        )
+        assert sorted(events) == [("U-OK-1", "onboarded"), ("U-OK-2", "onboarded")]
