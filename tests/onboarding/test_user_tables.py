@@ -96,6 +96,12 @@ def test_a_users_table_in_its_own_types_is_claimed_and_settled_in_utc(user_table
     utc_now = datetime.now(UTC).replace(tzinfo=None)
     for column in ("claimed_at", "updated_at"):
         assert abs(settled[column] - utc_now) < timedelta(minutes=10), column
+    if user_table.engine == "snowflake":
+        # The emulator is always in UTC: what proves the zone here is what the real connector was given.
+        import snowflake.connector
+
+        given = [c.kwargs.get("session_parameters") for c in snowflake.connector.connect.call_args_list]
+        assert {"TIMEZONE": "UTC"} in given and {"TIMEZONE": "Pacific/Auckland"} not in given
 
 
 def test_a_table_named_in_another_case_is_not_created_beside_the_users(user_table):
