@@ -148,7 +148,14 @@ class _Transaction:
         self.rowcount = result.rowcount
         if not result.returns_rows:
             return []
-        return [{k: _plain_value(self.dialect, k, v) for k, v in row.items()} for row in result.mappings()]
+        columns = list(result.keys())
+        return [
+            {
+                k: v if type(v) in _PLAIN else _plain_value(self.dialect, k, v)
+                for k, v in zip(columns, row, strict=True)
+            }
+            for row in result.fetchall()
+        ]
 
     def update(self, name: str, *, read: str, pick: str | None = None, **params: Any) -> list[dict[str, Any]]:
         """Run the UPDATE ``name`` and return the rows it changed, as ``read`` selects them.
@@ -473,6 +480,9 @@ class CustomerWarehouse:
             if not picked:
                 break
             tx.run("claim_mark", **params, picked=picked)
+            if self.dialect.for_update and tx.rowcount == len(picked):
+                # The pick locked its rows, so the mark took them all: no need to read them back.
+                return [{"customer_key": key} for key in picked]
             got = tx.run("claim_read", **params, picked=picked)
             taken += got
             if len(got) == len(picked):
@@ -484,7 +494,10 @@ class CustomerWarehouse:
     ) -> list[str]:
         usable: list[str] = []
         for row in rows:
-            problem = key_problem(row["customer_key"])
+            key = row["customer_key"]
+            # Printable ASCII holds no control or invisible character: most keys skip the full check
+            # (an Undecodable, a str subclass, never does).
+            problem = None if type(key) is str and key.isascii() and key.isprintable() else key_problem(key)
             if problem is None:
                 usable.append(str(row["customer_key"]))
                 continue
@@ -914,6 +927,10 @@ def _parse_timestamp(value: Any) -> datetime | None:
 
 def _expanding(params: Mapping[str, Any]) -> Iterator[str]:
     return (name for name, value in params.items() if isinstance(value, list | tuple))
+
+
+# Values every driver returns as the pipeline reads them (most of a row): no conversion to look up.
+_PLAIN = frozenset({str, int, float, bool, type(None), datetime})
 
 
 def _plain_value(dialect: Dialect, column: str, value: Any) -> Any:
