@@ -1,8 +1,9 @@
-# Astro Runtime 3.3-8 is the Runtime build of Airflow 3.3.2, the version the Makefile pins
-# (AIRFLOW_VERSION); 3.3-7 is still Airflow 3.3.1. The -python-3.12 distribution: no Python 3.11
-# build of Runtime 3.3 is listed (3.12 and later), and 3.12 is the closest to the Python 3.11 that
-# `make` and the tests use; the compiled pins (pandas, numpy, psycopg-binary, ...) have 3.12 wheels.
-FROM astrocrpublic.azurecr.io/runtime:3.3-8-python-3.12
+# Astro Runtime 3.3-7 is the Runtime build of Airflow 3.3.1 (Astronomer's Runtime release notes,
+# https://www.astronomer.io/docs/runtime/runtime-release-notes): the Airflow of MWAA 3.3.1 and of
+# the constraints the platform test replays this build under (constraints/). The -python-3.12
+# distribution: Python 3.12, as on MWAA (Runtime 3.3's default Python is newer). 3.3-8 (Airflow
+# 3.3.2, what `make` installs) works too: requirements.txt holds ranges, not pins.
+FROM astrocrpublic.azurecr.io/runtime:3.3-7-python-3.12
 
 # The image's ONBUILD steps have run by now: packages.txt, then `pip install -r requirements.txt`
 # (before the project is copied, so that file cannot name ./provider), then the project copied into

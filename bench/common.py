@@ -64,6 +64,8 @@ class Result:
     notes: list[str] = field(default_factory=list)
     # Why the target is missed, with the numbers; shown only when it is.
     explanation: str | None = None
+    # Instead of PASS/MISS, e.g. "not judged" when the measurements are noisier than the target's margin.
+    verdict: str | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -78,7 +80,7 @@ class Result:
         return self
 
     def cells(self) -> list[str]:
-        verdict = {True: "PASS", False: "**MISS**", None: "-"}[self.passed]
+        verdict = self.verdict or {True: "PASS", False: "**MISS**", None: "-"}[self.passed]
         return [
             str(self.number),
             self.scenario,
@@ -100,6 +102,8 @@ def _value(value: float | bool | None, unit: str) -> str:
         return f"{value:.3f} s" if value < 10 else f"{value:.1f} s"
     if unit == "ms":
         return f"{value:.1f} ms"
+    if unit == "cpu-s":
+        return f"{value:.3f} CPU s/customer"
     return f"{value:g} {unit}"
 
 

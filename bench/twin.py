@@ -33,15 +33,22 @@ from include.onboarding.names import DEFAULT_ARGS, POOL
 class NoopOnboardCustomerOperator(BaseOperator):
     """Takes the real operator's arguments and returns a result of the same shape; sends nothing."""
 
-    template_fields = ("customer_key", "customer_label", "max_attempts")
+    template_fields = ()  # as the real operator: the mapped values are data, never rendered
 
     def __init__(self, *, customer_key, customer_label=None, max_attempts=5, **kwargs):
         super().__init__(**kwargs)
         self.customer_key = customer_key
-        self.customer_label = customer_label or customer_key
+        self.customer_label = customer_label
         self.max_attempts = max_attempts
+        self.outcome = None
+
+    @property
+    def label(self):
+        label = self.customer_label or str(self.customer_key)
+        return f"{{label}} — {{self.outcome}}" if self.outcome else label
 
     def execute(self, context):
+        self.outcome = "onboarded"
         return {{"customer_key": self.customer_key, "outcome": "onboarded", "status": "onboarded",
                 "api_status": 1, "avepoint_customer_id": None, "reason": "no-op", "http_status": 200,
                 "request_id": None, "attempt": 1}}
@@ -91,7 +98,7 @@ def avepoint_customer_onboarding_noop():
     onboarded = NoopOnboardCustomerOperator.partial(
         task_id="onboard_customer",
         pool=POOL,
-        map_index_template="{{{{ task.customer_label }}}}",
+        map_index_template="{{{{ task.label }}}}",
     ).expand_kwargs(validated)
     onboarded >> [finish_run(), announce_customers()]
 

@@ -9,8 +9,10 @@ writes every outcome back to the table and to `customer_onboarding_events`.
 The run's summary lands in the `finish_run` log and in the run's note.
 
 **Tasks:** `prepare_table` (checks the table; creates it when missing) → `claim_customers` → `validate_customers` → `onboard_customer` (one per
-customer, labelled *key · organization*) → `finish_run` (always runs; sends the run's alert, see
-the README) and, beside it, `announce_customers` (an event on the Asset `avepoint://elements/customers`
+customer, labelled *key · organization — outcome* once it has run; a customer needing a human,
+`rejected`, `conflict`, `failed` or `invalid`, ends its task *failed* while the run stays green) →
+`finish_run` (always runs; fails the run when an onboarding task ended without recording an
+outcome; sends the run's alert, see the README) and, beside it, `announce_customers` (an event on the Asset `avepoint://elements/customers`
 when the run onboarded anyone, skipped otherwise).
 
 #### Params (Trigger → Run Parameters)
@@ -52,6 +54,13 @@ from avepoint_provider.operators.onboard import AvePointOnboardCustomerOperator
 from include.onboarding.assets import CUSTOMERS_ASSET
 from include.onboarding.names import CLAIM_TASK_ID, DEFAULT_ARGS, POOL, PREPARE_TASK_ID, VALIDATE_TASK_ID
 from include.onboarding.store import WarehouseStore
+
+
+def _alert_on_failure(context) -> None:
+    """finish_run failed for good (its warehouse unreachable, say): alert anyway (the README, Alerts)."""
+    from include.onboarding.alerts import alert_after_failure
+
+    alert_after_failure(context)
 
 
 @dag(
@@ -110,7 +119,7 @@ def avepoint_customer_onboarding():
 
         return pipeline.validate_customers(claim, context)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
+    @task(trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False, on_failure_callback=_alert_on_failure)
     def finish_run(**context) -> dict:
         from include.onboarding import pipeline
 
@@ -130,7 +139,7 @@ def avepoint_customer_onboarding():
         task_id="onboard_customer",
         store=WarehouseStore(),
         pool=POOL,
-        map_index_template="{{ task.customer_label }}",
+        map_index_template="{{ task.label }}",
     ).expand_kwargs(validated)
     onboarded >> [finish_run(), announce_customers()]
 

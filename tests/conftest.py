@@ -18,6 +18,7 @@ os.environ["AVEPOINT_ONBOARDING_RETRY_DELAY_SECONDS"] = "1"
 import pytest  # noqa: E402
 
 from tests.support.fake_http import FakeAvePoint  # noqa: E402
+from tests.support.platform_venv import dist, platform_venv, provider_wheel  # noqa: E402, F401 (fixtures)
 from tests.support.postgres import (  # noqa: E402
     fresh_postgres_database,
     require_postgres,

@@ -7,7 +7,8 @@
 - ``dist/requirements-mwaa.txt``: the runtime requirements and the wheel by its path inside the
   MWAA containers. MWAA installs from a requirements file only, and the wheel must be installed
   with pip (not copied onto the path) or Airflow never sees the provider's entry point and the
-  ``avepoint`` connection type.
+  ``avepoint`` connection type. The file names no constraints file, so MWAA adds Airflow's own
+  for its version; tests/packaging/test_platform.py replays that install for MWAA 3.3.1.
 
 See docs/DEPLOY.md for the steps that use them.
 """

@@ -204,8 +204,8 @@ def argument_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--state-dir",
         type=Path,
-        help="keep the sandbox's customers and the SQLite warehouse here instead of var/ "
-        "(AIRFLOW_HOME comes from the environment)",
+        help="keep the sandbox's customers and the SQLite warehouse here instead of var/ and "
+        "data/ (AIRFLOW_HOME comes from the environment)",
     )
     return parser
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from avepoint_provider.hooks.avepoint import AvePointHook
 
 log = logging.getLogger(__name__)
 
@@ -21,29 +24,17 @@ MIN_MARGIN_SECONDS = 5.0
 MARGIN_FRACTION = 0.1
 
 
-def max_call_seconds(hook: Any) -> float:
-    """The longest one ``onboard_customer`` call of ``hook`` can take.
-
-    The hook states it itself where it can (``max_call_seconds``); otherwise it is computed from
-    the connection's settings: the last in-call retry starts before ``retry_max_elapsed``, and it
-    may send a lookup (one page) and the POST, each within the timeout.
+def effective_claim_timeout(configured: timedelta, hook: AvePointHook) -> timedelta:
+    """``configured``, or the call's bound (:meth:`AvePointHook.max_call_seconds`) plus a margin when
+    ``configured`` is shorter.
     """
-    stated = getattr(hook, "max_call_seconds", None)
-    if callable(stated):
-        return float(stated())
-    settings = hook.settings
-    return settings.retry.max_elapsed + 2 * settings.timeout
-
-
-def effective_claim_timeout(configured: timedelta, hook: Any) -> timedelta:
-    """``configured``, or the call's bound plus a margin when ``configured`` is shorter."""
-    bound = max_call_seconds(hook)
+    bound = hook.max_call_seconds()
     needed = timedelta(seconds=bound + max(MIN_MARGIN_SECONDS, MARGIN_FRACTION * bound))
     if configured >= needed:
         return configured
     log.warning(
         "claim_timeout_minutes (%g) is shorter than one onboarding call may take (%g s, from the AvePoint "
-        "connection's retry_max_elapsed and timeout) plus a margin: a row being sent counts as stale "
+        "connection's retry_max_elapsed, lookup_max_elapsed and timeout) plus a margin: a row being sent counts as stale "
         "only after %g s in this run",
         configured.total_seconds() / 60,
         bound,

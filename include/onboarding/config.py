@@ -7,6 +7,7 @@ the pool are fixed by the contract.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import timedelta
@@ -37,6 +38,7 @@ class OnboardingSettings:
     alert_emails: tuple[str, ...] = ()
     alert_slack_conn_id: str | None = None
     alert_on: tuple[str, ...] = ALERT_REASONS
+    drift_acknowledged: tuple[str, ...] = ()
 
     @property
     def claim_timeout(self) -> timedelta:
@@ -44,6 +46,9 @@ class OnboardingSettings:
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any] | None) -> OnboardingSettings:
+        """Settings from the Variable's JSON object; ValueError names what is wrong, never a value."""
+        if raw is not None and not isinstance(raw, dict):
+            raise ValueError(f'Variable {VARIABLE!r} must be a JSON object, such as {{"max_attempts": 5}}')
         raw = dict(raw or {})
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(raw) - set(known))
@@ -64,14 +69,48 @@ class OnboardingSettings:
             raise ValueError(
                 f"Variable {VARIABLE!r}: max_attempts and claim_timeout_minutes must be positive"
             )
+        _check_table_name(settings.table)
         return _with_alert_settings(settings, raw)
 
     @classmethod
-    def load(cls) -> OnboardingSettings:
-        """Read the Variable (inside a task only: it is an API call)."""
-        from airflow.sdk import Variable
+    def from_json(cls, text: str | None) -> OnboardingSettings:
+        """Settings from the Variable's text (None: no Variable, the defaults)."""
+        if text is None or not text.strip():
+            return cls()
+        try:
+            raw = json.loads(text)
+        except ValueError as exc:
+            # The decoder's message names the position, not the text.
+            raise ValueError(f"Variable {VARIABLE!r} is not valid JSON: {exc}") from None
+        return cls.from_mapping(raw)
 
-        return cls.from_mapping(Variable.get(VARIABLE, default=None, deserialize_json=True))
+    @classmethod
+    def load(cls) -> OnboardingSettings:
+        """Read the Variable (inside a task only: it is an API call).
+
+        A malformed Variable is a configuration error, not a passing fault: the task fails at once
+        (``AirflowFailException``, no retries with backoff) with the message saying what to fix.
+        Its text is read as is and parsed here: ``Variable.get(deserialize_json=True)`` returns the
+        default for text that is not JSON, which would run with defaults instead of failing.
+        """
+        from airflow.sdk import Variable
+        from airflow.sdk.exceptions import AirflowFailException
+
+        try:
+            return cls.from_json(Variable.get(VARIABLE, default=None))
+        except ValueError as exc:
+            raise AirflowFailException(str(exc)) from None
+
+
+def _check_table_name(table: str) -> None:
+    """The table name's syntax, as every dialect requires it (a dialect's own limits are checked
+    when the warehouse is reached)."""
+    from include.onboarding.warehouse import TableName
+
+    try:
+        TableName.parse(table, dialect="any")
+    except ValueError as exc:
+        raise ValueError(f"Variable {VARIABLE!r}: {exc}") from None
 
 
 # -- alert settings (include/onboarding/alerts.py) ---------------------------------------------------
@@ -98,6 +137,8 @@ def _with_alert_settings(settings: OnboardingSettings, raw: dict[str, Any]) -> O
         alert_emails=tuple(emails),
         alert_slack_conn_id=slack.strip() if slack else None,
         alert_on=tuple(alert_on),
+        # Customer keys and AvePoint ids whose drift findings stay quiet (include/onboarding/reconciliation.py).
+        drift_acknowledged=tuple(_string_list(raw.get("drift_acknowledged"), "drift_acknowledged")),
     )
 
 

@@ -26,9 +26,21 @@ log = logging.getLogger(__name__)
 
 
 def _warehouse(settings: OnboardingSettings):
+    """The warehouse, its configured table name checked against the database's own limits."""
+    from airflow.sdk.exceptions import AirflowFailException
+
     from include.onboarding.warehouse import CustomerWarehouse
 
-    return CustomerWarehouse(WAREHOUSE_CONN_ID, settings.table, operations_schema=settings.operations_schema)
+    warehouse = CustomerWarehouse(
+        WAREHOUSE_CONN_ID, settings.table, operations_schema=settings.operations_schema
+    )
+    try:
+        warehouse.table_name  # noqa: B018 - resolved now: a configuration error fails at once, unretried
+    except ValueError as exc:
+        raise AirflowFailException(
+            f"{exc} (fix the Variable 'avepoint_onboarding' or the connection)"
+        ) from None
+    return warehouse
 
 
 def prepare_table(context: Any) -> None:
@@ -101,8 +113,8 @@ def validate_customers(claim: dict[str, Any], context: Any) -> list[dict[str, An
     from airflow.sdk import BaseHook
 
     from avepoint_provider.settings import AvePointSettings
+    from include.onboarding.text import undecodable_columns, undecodable_reason
     from include.onboarding.validation import reason_text, validate_rows
-    from include.onboarding.warehouse import undecodable_columns, undecodable_reason
 
     settings = OnboardingSettings.load()
     store = _warehouse(settings)
@@ -192,7 +204,7 @@ def finish_run(context: Any) -> dict[str, Any]:
     # -- alerts: this run's (at most one, durable), then those still owed; never raises ---------
     from include.onboarding.alerts import alert_after_run
 
-    alert_after_run(context, settings, summary, claim_finished=bool(claim))
+    alerts = alert_after_run(context, settings, summary, claim_finished=bool(claim))
     # ---------------------------------------------------------------------------------------------
     publish_note(context["dag"].dag_id, run_id, summary.note(), AIRFLOW_API_CONN_ID)
     if summary.stop_reason:
@@ -210,7 +222,7 @@ def finish_run(context: Any) -> dict[str, Any]:
             f"{summary.recovered} onboarding task(s) did not record an outcome; "
             "their rows were set to retry for the next run"
         )
-    return summary.to_dict()
+    return summary.to_dict() | {"alerts": alerts}  # what the alerts did, a channel that cannot send
 
 
 def _label(row: dict[str, Any]) -> str:
@@ -222,7 +234,7 @@ def _label(row: dict[str, Any]) -> str:
 
 
 def _brief(row: dict[str, Any]) -> dict[str, Any]:
-    from include.onboarding.warehouse import display_text
+    from include.onboarding.text import display_text
 
     # An invalid row's name may hold a NUL, which XCom on PostgreSQL cannot store: shown escaped.
     return {

@@ -12,9 +12,18 @@ Airflow secrets backend; ``make report`` adds what ``airflow_settings.yaml`` hol
 Variable given as ``AIRFLOW_VAR_AVEPOINT_ONBOARDING``, else ``customer_onboarding``: the report
 reads no Airflow metadata database.
 
+Alerts that could not be delivered and were set aside (outcome ``dead`` in ``<table>_alerts``)
+are counted on standard error.
+
 The columns are listed one by one in ``sql/common/report_rows.sql``: there is no password column,
-ever. The report does hold the customers' sign-in accounts (the person fixing a row needs them);
-keep the file where the warehouse's data may be.
+ever. The report does hold the customers' sign-in accounts (the person fixing a row needs them):
+``--output`` creates the file readable by its owner only (mode 0600); keep it where the warehouse's
+data may be.
+
+The rows it lists are the ones whose text nobody vetted (that is why they need a human), and a CSV
+is opened in a spreadsheet: every cell is quoted, and a cell that a spreadsheet would run as a
+formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, OWASP's rule, or
+their full-width forms) gets a leading ``'``, so it shows as text.
 """
 
 from __future__ import annotations
@@ -80,22 +89,41 @@ def to_csv(rows: list[dict[str, Any]], events_per_row: int) -> str:
         f"event_{i}_{c}" for i in range(1, events_per_row + 1) for c in ("event_at", "outcome", "message")
     ]
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # Every cell quoted (OWASP's advice): a carriage return inside a value stays inside its cell.
+    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(header)
     for row in rows:
-        line = [_plain(row[c]) if row[c] is not None else "" for c in ROW_COLUMNS]
+        line = [_cell(row[c]) for c in ROW_COLUMNS]
         for i in range(events_per_row):
             event = row["events"][i] if i < len(row["events"]) else {}
-            line += [
-                _plain(event.get(c)) if event.get(c) is not None else ""
-                for c in ("event_at", "outcome", "message")
-            ]
+            line += [_cell(event.get(c)) for c in ("event_at", "outcome", "message")]
         writer.writerow(line)
     return out.getvalue()
 
 
+# What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection"), and the full-width
+# forms some spreadsheets read the same way.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def _cell(value: Any) -> str:
+    """A CSV cell shown as text by a spreadsheet, never run as a formula."""
+    text = "" if value is None else _plain(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime | date) else str(value)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable and writable by its owner only (it holds e-mail addresses)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # An existing file keeps its mode through os.open: narrowed here, before anything is written.
+    os.fchmod(descriptor, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -130,6 +158,16 @@ def _table(explicit: str | None) -> str:
     return OnboardingSettings.from_mapping(json.loads(raw) if raw else None).table
 
 
+def _dead_alerts(store: Any) -> int:
+    """Alerts set aside after too many failed attempts; 0 when no alert was ever owed (no table)."""
+    from include.onboarding.warehouse import WarehouseError
+
+    try:
+        return store.dead_alerts()
+    except WarehouseError:
+        return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from include.onboarding.ops_store import OperationsWarehouse
@@ -138,12 +176,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     store = OperationsWarehouse(args.conn_id, _table(args.table))
     try:
         rows = build_report(store, statuses, args.events)
+        dead = _dead_alerts(store)
     finally:
         store.dispose()
+    if dead:
+        print(
+            f"{dead} alert(s) could not be delivered and were set aside (outcome 'dead' in "
+            f"{store.more_tables()['alerts_table']}): see last_error; set outcome NULL and attempts 0 "
+            "to send them again",
+            file=sys.stderr,
+        )
     text = to_json(rows) if args.format == "json" else to_csv(rows, args.events)
     if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text, encoding="utf-8")
+        write_private(args.output, text)
         print(f"{len(rows)} row(s) in {', '.join(statuses)} written to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)

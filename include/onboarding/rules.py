@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import sys
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -30,31 +29,49 @@ EMAIL_REGEX = (
 # Characters no name, key, code or phone number needs, by Unicode category: controls (Cc: C0, DEL and
 # C1 such as U+0085 and U+009B), format characters (Cf: zero-width characters, bidirectional marks
 # and overrides, U+061C, U+2060, the soft hyphen, tag characters), line and paragraph separators
-# (Zl, Zp), surrogates (Cs), private use (Co) and unassigned code points (Cn, as of Python's Unicode
-# version). They are invisible in a portal, spoof names, break logs, and a NUL cannot be stored in
-# PostgreSQL. Ordinary text in any script, right-to-left included, contains none of them.
+# (Zl, Zp), surrogates (Cs), private use (Co) and unassigned code points (Cn). They are invisible in
+# a portal, spoof names, break logs, and a NUL cannot be stored in PostgreSQL. Ordinary text in any
+# script, right-to-left included, contains none of them.
 INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+# Besides them, what renders as nothing though its category is a letter, mark or symbol: the Unicode
+# property Default_Ignorable_Code_Point (U+034F COMBINING GRAPHEME JOINER, the Hangul fillers U+115F,
+# U+1160, U+3164 and U+FFA0, variation selectors such as U+FE0F, Mongolian free variation
+# selectors...), and U+2800 BRAILLE PATTERN BLANK, a symbol that shows as a blank yet is no space.
+# Categories and the property come from the Unicode data of the `regex` library (kept current with
+# Unicode), not from Python's unicodedata, which has no such property.
+INVISIBLE_PATTERN = (
+    "[" + "".join(rf"\p{{{c}}}" for c in sorted(INVISIBLE_CATEGORIES))
+    + r"\p{Default_Ignorable_Code_Point}\u2800]"
+)  # fmt: skip
+
+
+@cache
+def _invisible() -> Any:
+    import regex
+
+    return regex.compile(INVISIBLE_PATTERN)
 
 
 @cache
 def control_chars_regex() -> str:
-    """A regex matching any character of :data:`INVISIBLE_CATEGORIES`.
+    """The characters of :data:`INVISIBLE_PATTERN` as a class Python's ``re`` (and so Great
+    Expectations and pandas) understands: every code point's ranges, spelled out.
 
-    Built on first use from every code point's category (a few tenths of a second), not at import.
-    Two classes: Python's regex engine looks a character up in a class of code points below
-    U+10000 in constant time but scans a class reaching beyond it range by range, so the class of
-    the supplementary planes is only tried (behind a cheap lookahead) on such a character.
+    Built on first use (a few tenths of a second), not at import. Two classes: Python's regex
+    engine looks a character up in a class of code points below U+10000 in constant time but scans
+    a class reaching beyond it range by range, so the class of the supplementary planes is only
+    tried (behind a cheap lookahead) on such a character.
     """
-    bad = [unicodedata.category(c) in INVISIBLE_CATEGORIES for c in map(chr, range(sys.maxunicode + 1))]
-    ranges: list[list[int]] = []
-    for code, is_bad in enumerate(bad):
-        if is_bad:
-            if ranges and ranges[-1][1] == code - 1:
-                ranges[-1][1] = code
-            else:
-                ranges.append([code, code])
+    import array
 
-    def char_class(part: list[list[int]]) -> str:
+    import regex
+
+    every_code_point = (
+        array.array("I", range(sys.maxunicode + 1)).tobytes().decode("utf-32-le", "surrogatepass")
+    )
+    ranges = [(m.start(), m.end() - 1) for m in regex.finditer(INVISIBLE_PATTERN + "+", every_code_point)]
+
+    def char_class(part: list[tuple[int, int]]) -> str:
         return "[" + "".join(rf"\U{a:08x}" + (rf"-\U{b:08x}" if b > a else "") for a, b in part) + "]"
 
     split = next(i for i, (first, _) in enumerate(ranges) if first > 0xFFFF)
@@ -116,7 +133,14 @@ class Rule:
 
 
 def build_rules(*, data_center_family: str, onboarded_accounts: Iterable[str] = ()) -> list[Rule]:
-    """Every rule, for a connection whose environment places customers in ``data_center_family``."""
+    """Every rule, for a connection whose environment places customers in ``data_center_family``.
+
+    Accounts compare by the provider's :func:`~avepoint_provider.hooks.avepoint.account_key`, the one
+    account identity every comparison uses (ASCII letters fold, nothing else: ``straße`` is not
+    ``strasse``, the Kelvin sign is not ``k``).
+    """
+    from avepoint_provider.hooks.avepoint import account_key
+
     rules: list[Rule] = []
     for column in REQUIRED_TEXT:
         rules += [
@@ -148,7 +172,7 @@ def build_rules(*, data_center_family: str, onboarded_accounts: Iterable[str] = 
             "account_key",
             "not_in_set",
             "registration_account was already onboarded by another row",
-            sorted({a.lower() for a in onboarded_accounts}),
+            sorted({account_key(a) for a in onboarded_accounts}),
         ),
         Rule(
             "country_code",
@@ -181,16 +205,17 @@ def control_chars_message(column: str) -> str:
 
 
 def has_control_chars(text: str) -> bool:
-    return any(unicodedata.category(c) in INVISIBLE_CATEGORIES for c in text)
+    """Whether ``text`` holds a character of :data:`INVISIBLE_PATTERN`."""
+    return _invisible().search(text) is not None
 
 
 def printable(text: str) -> str:
-    """``text`` with each character of :data:`INVISIBLE_CATEGORIES` written as an escape (``\\u0000``).
+    """``text`` with each character of :data:`INVISIBLE_PATTERN` written as an escape (``\\u0000``).
 
     For showing a value such as a key in a log, a run note or XCom (a NUL cannot be stored in
     PostgreSQL's JSON): what a person sees is then exactly what is in the table, and nothing hides.
     """
-    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in INVISIBLE_CATEGORIES else c for c in text)
+    return _invisible().sub(lambda match: f"\\u{ord(match[0]):04x}", text)
 
 
 def derived_values(row: Mapping[str, Any], password: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -198,10 +223,12 @@ def derived_values(row: Mapping[str, Any], password: Mapping[str, Any] | None) -
 
     ``password`` is the row's password profile (missing flag and lengths), never the secret.
     """
+    from avepoint_provider.hooks.avepoint import account_key
+
     account = row.get("registration_account")
     data_center = row.get("data_center")
     return {
-        "account_key": account.strip().lower() if isinstance(account, str) else None,
+        "account_key": account_key(account) if isinstance(account, str) else None,
         # GUIDs compare case-insensitively; blanks around one are reported by their own rule.
         "data_center_key": data_center.strip().lower() if isinstance(data_center, str) else None,
         "password_present": bool(password)

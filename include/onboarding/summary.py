@@ -25,16 +25,32 @@ NOTE_LAYOUTS = (
     (10, 200), (10, 160), (8, 160), (6, 160), (5, 160), (4, 160), (6, 120), (4, 120),
     (3, 120), (4, 100), (3, 100), (3, 80), (2, 80), (1, 60), (0, 60),
 )  # fmt: skip
-# Values sit mid-line, so only inline Markdown (emphasis, code, links, HTML, tables) needs escaping.
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+# Values sit mid-line, so only inline Markdown (emphasis, code, links, HTML, entities, tables) needs escaping.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
+# Words Airflow's UI would turn into links although nothing marks them up: GFM's autolink literals
+# (remark-gfm finds them in plain text after escapes are read, so a backslash cannot stop them).
+_LINK_LIKE = re.compile(r"(?i)://|www\.|@|\b(?:mailto|xmpp):")
 
 
 def md(value: Any, max_chars: int = 200) -> str:
-    """Text made safe for one Markdown line: whitespace collapsed, specials escaped, length capped."""
+    """Text made safe for one Markdown line: whitespace collapsed, specials escaped, length capped.
+
+    A word that could become a link (a URL, ``www.``, an e-mail address) is shown as code, verbatim.
+    """
     text = " ".join(str(value if value is not None else "").split())
     if len(text) > max_chars:
         text = text[: max_chars - 1] + "…"
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    return " ".join(
+        _code_span(word) if _LINK_LIKE.search(word) else _MD_SPECIAL.sub(r"\\\1", word)
+        for word in text.split(" ")
+    )
+
+
+def _code_span(word: str) -> str:
+    """``word`` as a CommonMark code span: fenced by more backticks than it holds in a row."""
+    fence = "`" * (max((len(run) for run in re.findall("`+", word)), default=0) + 1)
+    pad = " " if word.startswith("`") or word.endswith("`") else ""
+    return f"{fence}{pad}{word}{pad}{fence}"
 
 
 @cache

@@ -33,7 +33,6 @@ from airflow.sdk import BaseHook
 
 from avepoint_provider.customer import Customer
 from include.onboarding.dialects import Dialect, TableName, dialect_for
-from include.onboarding.dialects.sqlite import Undecodable
 from include.onboarding.status import (
     CLAIMABLE,
     EVENT_RECOVERED,
@@ -41,6 +40,13 @@ from include.onboarding.status import (
     EVENT_STOPPED,
     NEEDS_HUMAN,
     Status,
+)
+from include.onboarding.text import (
+    Undecodable,
+    display_text,
+    key_problem,
+    undecodable_columns,
+    undecodable_reason,
 )
 
 log = logging.getLogger(__name__)
@@ -107,11 +113,6 @@ def _warehouse_error(name: str, error: BaseException, dialect: Dialect) -> Wareh
     return WarehouseError(
         f"warehouse statement {name} failed: {', '.join(details)}", conflict=dialect.is_conflict(driver)
     )
-
-
-def undecodable_columns(row: Mapping[str, Any]) -> list[str]:
-    """The columns of ``row`` whose stored text is not valid UTF-8."""
-    return [column for column, value in row.items() if isinstance(value, Undecodable)]
 
 
 class _Transaction:
@@ -270,9 +271,6 @@ class CustomerWarehouse:
         values = dict(
             table=self.table,
             events_table=self.events_table,
-            # The operations tables beside it (include/onboarding/ops_store.py).
-            alerts_table=self.operations_table.beside("_alerts").quoted,
-            drift_table=self.operations_table.beside("_drift").quoted,
             index_name=self.table_name.index_name,
             types=dialect.types,
             pending=Status.PENDING.value,
@@ -284,8 +282,13 @@ class CustomerWarehouse:
             # Only what prepare() knows of a user's table (engines without CREATE INDEX IF NOT EXISTS).
             existing_indexes=frozenset(),
             key_part=lambda column, _length: column,
+            **self.more_tables(),
         )
         return _template(dialect.name, name).render(values | context)
+
+    def more_tables(self) -> dict[str, str]:
+        """Quoted names of tables a subclass keeps beside these two, by template variable (none here)."""
+        return {}
 
     def statement(self, name: str, expanding: tuple[str, ...]) -> Any:
         """The SQL file ``name`` as a ``text()`` clause, ``expanding`` naming its list parameters."""
@@ -544,7 +547,7 @@ class CustomerWarehouse:
             "limit": int(limit),
             "all_keys": not keys,
             "keys": [str(k) for k in keys],
-            "reason": f"claimed by run {run_id}",
+            "reason": _claimed_reason(run_id),
         }
 
     def _settle_unreadable_requested_at(self, tx: _Transaction, run_id: str) -> None:
@@ -557,7 +560,8 @@ class CustomerWarehouse:
             return
         now = self._timestamp(_utcnow())
         for row in tx.run("unreadable_requested_at"):
-            key = row["customer_key"]
+            # A key that is not UTF-8 is addressed by its stored bytes, as the claim does.
+            key = row["raw_key"] if isinstance(row["customer_key"], Undecodable) else row["customer_key"]
             when = _parse_timestamp(row["requested_at"])
             if when is not None:
                 tx.run("set_requested_at", key=key, requested_at=self._timestamp(when))
@@ -592,12 +596,22 @@ class CustomerWarehouse:
         return {str(r.pop("customer_key")): r for r in rows}
 
     def onboarded_accounts(self, accounts: Iterable[str]) -> set[str]:
-        """The lower-cased accounts among ``accounts`` that some row already onboarded."""
-        wanted = sorted({a.lower() for a in accounts if a})
+        """The accounts among ``accounts`` that some row already onboarded, as ``account_key`` spells them.
+
+        Accounts are the same when the provider's ``account_key`` says so, the identity every
+        comparison uses. SQL only narrows the search (PostgreSQL's ``lower()`` makes the Kelvin
+        sign a ``k``); each row it finds is confirmed with ``account_key``. The search is wide
+        enough for every account validation accepts (ASCII, no edge blanks).
+        """
+        from avepoint_provider.hooks.avepoint import account_key
+
+        wanted = {account_key(a) for a in accounts if a} - {""}
         if not wanted:
             return set()
+        candidates = sorted(wanted | {w.lower() for w in wanted})
         with self.transaction() as tx:
-            return {str(r["account"]) for r in tx.run("onboarded_accounts", accounts=wanted)}
+            rows = tx.run("onboarded_accounts", accounts=candidates)
+        return {key for r in rows if (key := account_key(str(r["account"]))) in wanted}
 
     def mark_invalid(self, run_id: str, reasons: Mapping[str, str], *, try_number: int | None = None) -> None:
         """Set ``invalid`` with its reasons on rows this run holds, with one event each."""
@@ -767,6 +781,8 @@ class CustomerWarehouse:
     def recover_unfinished(self, run_id: str, *, reason: str, max_attempts: int) -> int:
         """Rows still ``in_progress`` for ``run_id`` go to ``retry`` (``failed`` past ``max_attempts``).
 
+        A row whose task never counted an attempt in this run has one counted now (see the SQL).
+
         Returns how many rows this run has had to recover so far, over every try of its finish
         step: the count comes from the events table, so a retried finish still sees it.
         """
@@ -778,6 +794,7 @@ class CustomerWarehouse:
                 read="released_rows",
                 run_id=run_id,
                 reason=reason,
+                claimed_reason=_claimed_reason(run_id),
                 max_attempts=max_attempts,
                 now=now,
             )
@@ -844,37 +861,6 @@ class CustomerWarehouse:
         return self.dialect.bind_timestamp(value)
 
 
-def undecodable_reason(columns: Sequence[str]) -> str:
-    return (
-        f"{', '.join(columns)} {'is' if len(columns) == 1 else 'are'} not valid UTF-8 text "
-        "(re-import the data as UTF-8; the value is not shown)"
-    )
-
-
-def key_problem(key: Any) -> str | None:
-    """Why a claimed row's key must not be passed on (into XCom, logs, task labels), or None.
-
-    XCom on PostgreSQL is JSON, which cannot hold a NUL, and a control or invisible character
-    in a key would hide in every log and label that shows it.
-    """
-    from include.onboarding.rules import control_chars_message, has_control_chars
-
-    if isinstance(key, Undecodable):
-        return undecodable_reason(["customer_key"])
-    if has_control_chars(str(key)):
-        return control_chars_message("customer_key")
-    return None
-
-
-def display_text(value: Any) -> Any:
-    """A key or name as it may be shown: invisible characters escaped, undecodable bytes never decoded."""
-    from include.onboarding.rules import printable
-
-    if isinstance(value, Undecodable):
-        return "(not valid UTF-8)"
-    return printable(value) if isinstance(value, str) else value
-
-
 def _log_unusable_keys(count: int, what: str) -> None:
     if count:
         log.warning(
@@ -883,6 +869,11 @@ def _log_unusable_keys(count: int, what: str) -> None:
             count,
             what,
         )
+
+
+def _claimed_reason(run_id: str) -> str:
+    """A claimed row's status_reason until its task counts an attempt (recover_unfinished reads it)."""
+    return f"claimed by run {run_id}"
 
 
 def _stop_message(tx: _Transaction, run_id: str) -> str | None:

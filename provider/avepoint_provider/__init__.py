@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+# The package's one version: pyproject.toml reads it (dynamic version) and so does get_provider_info.
 __version__ = "1.0.0"
+
+INTEGRATION = "AvePoint Graph API"
 
 
 def get_provider_info() -> dict:
@@ -16,14 +19,16 @@ def get_provider_info() -> dict:
         "name": "AvePoint Graph API",
         "description": "Onboard customers to an AvePoint Elements partner account.",
         "versions": [__version__],
-        "hooks": [
-            {"integration-name": "AvePoint Graph API", "python-modules": ["avepoint_provider.hooks.avepoint"]}
-        ],
-        "operators": [
+        "integrations": [
             {
-                "integration-name": "AvePoint Graph API",
-                "python-modules": ["avepoint_provider.operators.onboard"],
+                "integration-name": INTEGRATION,
+                "external-doc-url": "https://github.com/AvePoint/cloud-api",
+                "tags": ["service"],
             }
+        ],
+        "hooks": [{"integration-name": INTEGRATION, "python-modules": ["avepoint_provider.hooks.avepoint"]}],
+        "operators": [
+            {"integration-name": INTEGRATION, "python-modules": ["avepoint_provider.operators.onboard"]}
         ],
         "connection-types": [
             {

@@ -108,6 +108,17 @@ class AvePointMalformedResponseError(AvePointTransientError):
     """A 2xx whose body is not the JSON the API documents (HTML page, truncated JSON)."""
 
 
+class AvePointListingError(AvePointMalformedResponseError):
+    """The customer list does not page as documented: it ran past ``AvePointHook.max_list_pages``
+    (or its ``totalCount``), or a page brought only customers already listed.
+
+    Transient for the caller, who may try again later, but not retried inside the call: paging
+    again would most likely meet the same list.
+    """
+
+    retryable = False
+
+
 # Errors that mean the connection is wrong, not the customer: a run that meets one stops.
 CONFIGURATION_ERRORS: tuple[type[AvePointError], ...] = (
     AvePointAuthError,

@@ -1,7 +1,10 @@
-"""AvePoint's documented reference data: country codes and data centers.
+"""AvePoint's documented reference data: the country codes and data centers a customer may have.
 
-Shared by the validation rules and the sandbox so both accept exactly the same values.
-Source: AvePoint's public API docs (see ../shared/spec/avepoint-graph-api.md).
+One source for whatever checks a customer before it is sent (a pipeline's validation rules, a
+DAG's params), so that every check accepts exactly what the onboarding API accepts. Source:
+AvePoint's public API documentation (``AvePoint/cloud-api`` on GitHub:
+``docs/elements/user-management/user_public_api/countryorregion.md`` and the onboarding page's
+``dataCenter`` table).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Connection fields: ``host`` = Graph base URL (scheme included), ``login`` =
 client id, ``password`` = client secret. Extras: ``environment`` (a preset that
 fills in both URLs), ``token_url``, ``scope``, ``timeout``, ``private_key`` (PEM
-text) or ``private_key_path`` for certificate auth, the retry settings of
+text) or ``private_key_path`` for certificate auth (the file is read only when a
+token is first needed, by :func:`read_private_key_file`), the retry settings of
 :class:`~avepoint_provider.retry.RetryPolicy`, and the transport settings that
 HttpHook reads from every HTTP connection: ``verify`` (true, false or a CA bundle
 path), ``cert`` (client certificate path) and ``proxies`` (``{"https": url, ...}``).
@@ -13,7 +14,9 @@ Every URL a preset fills in stays overridable from the connection.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +28,8 @@ from avepoint_provider.retry import RetryPolicy, number_from_extra
 
 DEFAULT_SCOPE = "elements.customers.readwrite.all elements.customers.read.all"
 DEFAULT_TIMEOUT = 30.0
+# A PEM private key is a few KiB; anything larger at private_key_path is not one.
+PRIVATE_KEY_FILE_MAX_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,39 @@ def normalize_pem(text: str) -> str:
     return f"-----BEGIN {label}-----\n{wrapped}\n-----END {label}-----\n"
 
 
+def read_private_key_file(conn_id: str, path_text: str) -> str:
+    """The PEM private key in the file at ``path_text`` (``~`` expanded).
+
+    Only a regular file of at most 64 KiB is read: a device such as ``/dev/zero`` or a FIFO
+    would exhaust memory or block the reader. Every failure (nothing there, a directory, a
+    device, too large, unreadable, not PEM) raises one and the same message, so that an error
+    never tells whether a file exists: Airflow's *Test* button runs this on the API server
+    with a path the tester chose.
+    """
+    problem = AvePointConfigError(
+        f"connection {conn_id!r}: extra 'private_key_path' is not a readable PEM file of at most "
+        f"{PRIVATE_KEY_FILE_MAX_BYTES // 1024} KiB"
+    )
+    path = Path(path_text).expanduser()
+    try:
+        # Checked before opening (opening some devices has effects) and again on what was opened.
+        if not _small_regular_file(os.stat(path)):
+            raise problem
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY), "rb") as file:
+            if not _small_regular_file(os.fstat(file.fileno())):
+                raise problem
+            data = file.read(PRIVATE_KEY_FILE_MAX_BYTES + 1)
+        if len(data) > PRIVATE_KEY_FILE_MAX_BYTES:
+            raise problem
+        return normalize_pem(data.decode("ascii"))
+    except (OSError, ValueError, AvePointConfigError):  # a UnicodeDecodeError is a ValueError
+        raise problem from None
+
+
+def _small_regular_file(status: os.stat_result) -> bool:
+    return stat.S_ISREG(status.st_mode) and status.st_size <= PRIVATE_KEY_FILE_MAX_BYTES
+
+
 @dataclass(frozen=True)
 class AvePointSettings:
     """Everything the hook needs, read once from the connection."""
@@ -96,7 +134,9 @@ class AvePointSettings:
     timeout: float
     environment: Environment
     client_secret: str | None = field(default=None, repr=False)
+    # Certificate auth: the key pasted into the connection, or the path of a file holding it.
     private_key: str | None = field(default=None, repr=False)
+    private_key_path: str | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # requests' own transport settings: a CA bundle path or whether to verify TLS; client
     # certificate path; proxy URL per scheme.
@@ -106,7 +146,7 @@ class AvePointSettings:
 
     @property
     def auth_method(self) -> str:
-        return "certificate" if self.private_key else "client_secret"
+        return "certificate" if self.private_key or self.private_key_path else "client_secret"
 
     @classmethod
     def from_connection(cls, conn: Any) -> AvePointSettings:
@@ -136,18 +176,13 @@ class AvePointSettings:
             raise AvePointConfigError(f"connection {conn.conn_id!r}: login (client id) is empty")
 
         private_key = extra.get("private_key") or None
-        key_path = extra.get("private_key_path")
-        if not private_key and key_path:
-            try:
-                private_key = Path(key_path).expanduser().read_text()
-            except OSError as exc:
-                raise AvePointConfigError(
-                    f"connection {conn.conn_id!r}: cannot read private_key_path ({exc.strerror})"
-                ) from None
         if private_key:
             private_key = normalize_pem(private_key)
+        # A pasted key wins; a file is read only when a token is first needed (after Test
+        # Connection's checks of where the credentials would go).
+        key_path = None if private_key else (str(extra.get("private_key_path") or "").strip() or None)
         client_secret = conn.password or None
-        if not private_key and not client_secret:
+        if not private_key and not key_path and not client_secret:
             raise AvePointConfigError(
                 f"connection {conn.conn_id!r}: set the password (client secret) "
                 "or extra 'private_key' / 'private_key_path' (certificate)"
@@ -159,6 +194,7 @@ class AvePointSettings:
             client_id=client_id,
             client_secret=client_secret,
             private_key=private_key,
+            private_key_path=key_path,
             scope=" ".join(str(extra.get("scope") or DEFAULT_SCOPE).split()),
             timeout=number_from_extra(conn.conn_id, extra, "timeout", DEFAULT_TIMEOUT),
             environment=env,

@@ -9,9 +9,9 @@ exactly-once protocol for one customer; a store gives it durable memory across t
    looks the account up in AvePoint's list.
 3. :meth:`OnboardingStore.record_outcome` is written before the task succeeds.
 
-A pipeline implements it over its own table (this project: ``include/onboarding``); the
-provider ships :class:`~avepoint_provider.stores.variable.VariableOnboardingStore` for
-a customer given directly to a DAG.
+A pipeline implements it over its own table (atomic claims there also make concurrent runs
+safe); the provider ships :class:`~avepoint_provider.stores.variable.VariableOnboardingStore`
+for a customer given directly to a DAG.
 """
 
 from __future__ import annotations

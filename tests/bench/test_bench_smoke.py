@@ -1,8 +1,9 @@
 """The benchmarks at tiny sizes, targets not enforced: proves ``make bench`` still runs end to end.
 
-The deployment scenarios (3, 4, and 8 on its Celery cluster) and the in-process ones run as two
-``python -m bench --smoke`` processes side by side, so the smoke costs the test suite one to two
-minutes: a smoke run judges nothing, so the two may share the cores.
+The deployment scenarios (3 and 4 on one LocalExecutor deployment, 8 on its Celery cluster) and the
+in-process ones run as three ``python -m bench --smoke`` processes side by side: a smoke run judges
+nothing, so they may share the cores, and the two deployments start and drain at the same time
+instead of one after the other.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from tests.support.postgres import require_postgres
 
 # name: (--only, result rows its report must hold)
 GROUPS = {
-    "deployment": ("3,4,8", ("| 3 |", "| 4 |", "| 8 |")),
+    "scheduler": ("3,4", ("| 3 |", "| 4 |")),
+    "celery": ("8", ("| 8 |",)),
     "in-process": ("1,2,5,6,7", ("| 1 |", "| 2 |", "| 5 |", "| 5m |", "| 6 |", "| 6b |", "| 7 |")),
 }
 

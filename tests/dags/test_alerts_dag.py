@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import ROOT, avepoint_connection, set_connection
 from tests.dags.conftest import customer
+from tests.support.rows import alert_rows as support_alert_rows
 from tests.support.rows import run_sql
 from tests.support.smtp import free_port, smtp_connection
 
@@ -46,9 +47,18 @@ sqlite_only = pytest.mark.parametrize("warehouse", ["sqlite"], indirect=True)
 
 
 def alert_rows(warehouse, run_id: str) -> list[dict]:
-    from include.onboarding.ops_store import OperationsWarehouse
+    return support_alert_rows(warehouse, DAG_ID, run_id)
 
-    return OperationsWarehouse("customer_warehouse").alert_state(DAG_ID, run_id)
+
+def returned(run_id: str, task_id: str = "finish_run"):
+    """What a task returned (its XCom), as a person sees it in the UI."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        [xcom] = session.query(XComModel).filter_by(run_id=run_id, task_id=task_id, key="return_value").all()
+        value = xcom.value
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def test_a_run_with_rows_needing_a_human_sends_one_mail_naming_them(run_dag, sandbox, warehouse, smtp_server):
@@ -137,6 +147,9 @@ def test_a_mail_server_down_keeps_the_alert_owed_and_the_next_run_sends_it(
     [owed] = alert_rows(warehouse, first.run_id)
     assert owed["sent_at"] is None and owed["attempts"] == 1
     assert "ConnectionRefusedError" in owed["last_error"]
+    # Not only a line in the log: the finish step's summary names the channel that cannot send.
+    alerts = returned(first.run_id)["alerts"]
+    assert "ConnectionRefusedError" in alerts["cannot_send"]["email"]
 
     set_connection(monkeypatch, "smtp_default", **smtp_connection(smtp_server.port))
     warehouse.add_customers(CLEAN)
@@ -170,6 +183,23 @@ def test_a_run_stopped_by_a_configuration_error_sends_one_mail(
 
 
 @sqlite_only
+def test_a_run_whose_warehouse_cannot_be_reached_still_sends_one_mail(
+    run_dag, sandbox, warehouse, smtp_server, monkeypatch, tmp_path
+):
+    set_connection(
+        monkeypatch, "customer_warehouse", conn_type="sqlite", host=str(tmp_path / "gone" / "warehouse.db")
+    )
+
+    run = run_dag()
+
+    assert run.state == "failed"
+    assert len(smtp_server.messages) == 1
+    mail = smtp_server.messages[0]
+    assert "finish_run" in mail.subject and run.run_id in mail.body
+    assert "OperationalError" in mail.body
+
+
+@sqlite_only
 def test_without_alert_settings_nothing_is_sent_and_the_run_does_not_fail(
     dag, airflow_db, sandbox, warehouse, smtp_server, monkeypatch
 ):
@@ -184,7 +214,7 @@ def test_without_alert_settings_nothing_is_sent_and_the_run_does_not_fail(
 
 
 @sqlite_only
-def test_the_reconciliation_dag_records_drift_and_sends_one_alert(
+def test_the_reconciliation_dag_alerts_drift_once_however_many_days_it_stands(
     airflow_db, sandbox, warehouse, smtp_server, alerting
 ):
     from airflow.dag_processing.dagbag import DagBag
@@ -204,12 +234,15 @@ def test_the_reconciliation_dag_records_drift_and_sends_one_alert(
     )
 
     run = reconciliation.test()
+    again = reconciliation.test()  # the next day, the same drift
 
-    assert run.state == "success"
+    assert (run.state, again.state) == ("success", "success")
     assert sandbox.inspect()["requests"]["onboard"] == 0
     assert len(smtp_server.messages) == 1
     body = smtp_server.messages[0].body
-    assert "Reconciliation found 2 difference(s)" in smtp_server.messages[0].subject
+    assert "Reconciliation found 1 new difference(s)" in smtp_server.messages[0].subject
     assert "<td>missing_in_avepoint</td><td>GONE</td><td>id-gone</td>" in body
-    assert "<td>unknown_customer</td><td></td><td>id-x</td>" in body
+    # id-x was there before this first reconciliation: the baseline, one line, not a row.
+    assert "Baseline:</b> 1 customer(s)" in body and "id-x" not in body
     assert "@" not in body.replace(RECIPIENT, "")
+    assert returned(again.run_id, "send_alerts")["states"] == {"standing": 1}

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import avepoint_connection, set_connection
 from tests.dags.conftest import customer
-from tests.support.rows import make_customer
+from tests.support.rows import make_customer, run_sql
 from tools.demo.customers import US_GOV
 
 pytestmark = pytest.mark.integration
@@ -98,17 +98,23 @@ def test_a_run_onboards_valid_rows_and_gives_every_other_row_a_reason(run_dag, s
     created = {c["ownerEmail"]: c for c in inspect["customers"]}
     assert created["ok-2@customers.example"]["managementMode"] == 1
 
-    # No password in any XCom of the run; mapped tasks carry "key · organization" labels, no e-mail.
+    # No password in any XCom of the run; mapped tasks carry "key · organization — outcome" labels, no
+    # e-mail, and a customer needing a human is a failed task in a successful run.
     values = "\n".join(xcom_values(run.run_id))
     assert not any(c["password"] in values for c in MIX)
-    labels = {v[1] for (task, _), v in task_states(run.run_id).items() if task == "onboard_customer"}
+    labels = {v[1]: v[0] for (task, _), v in task_states(run.run_id).items() if task == "onboard_customer"}
     assert labels == {
-        "OK-1 · Org OK-1",
-        "OK-2 · Org OK-2",
-        "TAKEN · Org TAKEN",
-        "OURS · Org OURS",
-        "SELF · Org SELF",
+        "OK-1 · Org OK-1 — onboarded": "success",
+        "OK-2 · Org OK-2 — onboarded": "success",
+        "TAKEN · Org TAKEN — conflict": "failed",
+        "OURS · Org OURS — onboarded": "success",
+        "SELF · Org SELF — rejected": "failed",
     }
+    # Their results are still each task's XCom, as a done customer's is.
+    results = [json.loads(v) for v in values.split("\n")]
+    assert {r["customer_key"]: r["status"] for r in results if isinstance(r, dict) and "attempt" in r} == {
+        "OK-1": "onboarded", "OK-2": "onboarded", "TAKEN": "conflict", "OURS": "onboarded", "SELF": "rejected"
+    }  # fmt: skip
 
 
 def test_a_dry_run_changes_nothing_and_calls_no_api(run_dag, sandbox, warehouse):
@@ -243,7 +249,6 @@ def test_text_that_is_not_utf8_makes_its_row_invalid_and_the_others_go_on(
     run_dag, sandbox, warehouse, capfd, caplog
 ):
     """A Windows-1252 CSV imported into SQLite as is: the row is invalid naming the column, never its value."""
-    from tests.support.rows import run_sql
 
     warehouse.add_customers(MIX[:2] + [customer("BAD-PW"), customer("BAD-FN")])
     for key, column, value in (
@@ -401,8 +406,6 @@ def test_keys_with_a_nul_or_not_utf8_are_invalid_and_never_reach_xcom(run_dag, s
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
-    from tests.support.rows import run_sql
-
     warehouse.add_customers([customer("OK-1"), customer("NUL\x00KEY", registration_account="nul@customers.example"),
                              customer("CP1252", registration_account="cp@customers.example")])  # fmt: skip
     run_sql(warehouse, f"UPDATE {warehouse.table} SET customer_key = CAST(:v AS TEXT) WHERE customer_key = 'CP1252'",
@@ -430,3 +433,80 @@ def test_keys_with_a_nul_or_not_utf8_are_invalid_and_never_reach_xcom(run_dag, s
     assert "**(not valid UTF-8)**" in summary
     assert "\x00" not in caplog.text
     assert set(sandbox.inspect()["posts_per_account"]) == {"ok-1@customers.example"}
+
+
+# -- data is never code ---------------------------------------------------------------------------------
+
+CLIENT_SECRET = "sandbox-secret"  # the avepoint_default connection's password (tests/conftest.py)
+# Warehouse text that Jinja would act on: each row must be sent as written, and act on itself only.
+TEMPLATED = [
+    customer("K{{ 6*7 }}", registration_account="k42@customers.example"),
+    customer("ORG-SECRET", organization_name="{{ conn.avepoint_default.password }}"),
+    customer("{{ 'TWIN' }}", registration_account="twin-template@customers.example"),
+    customer("TWIN", registration_account="twin@customers.example"),
+    customer("{% if true %}IF{% endif %}", registration_account="if@customers.example",
+             first_name="{# a note #}Ann", last_name="{% raw %}Lee", organization_name="Org {# x #} {% set y = 1 %}"),
+    customer("BROKEN {{ 6*", registration_account="broken@customers.example", organization_name="{{ 6*"),
+]  # fmt: skip
+
+
+def metadata_database_text(run_id: str) -> str:
+    """Every value Airflow's metadata database holds for ``run_id`` (every row of tables without a run id)."""
+    import sqlite3
+
+    from airflow.configuration import conf
+
+    path = conf.get("database", "sql_alchemy_conn").removeprefix("sqlite:///")
+    texts = []
+    with sqlite3.connect(path) as db:
+        db.text_factory = lambda b: b.decode("utf-8", "replace")
+        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+            columns = [c[1] for c in db.execute(f'PRAGMA table_info("{table}")')]
+            where = " WHERE run_id = ?" if "run_id" in columns else ""
+            for row in db.execute(f'SELECT * FROM "{table}"{where}', (run_id,) if where else ()):
+                texts += [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in row]
+    return "\n".join(texts)
+
+
+@pytest.mark.parametrize("warehouse", ["sqlite"], indirect=True)
+def test_warehouse_text_is_never_rendered_as_a_template(run_dag, sandbox, warehouse, capfd, caplog):
+    """Keys, names and organizations holding Jinja are sent verbatim, act on their own row, leak nothing."""
+    warehouse.add_customers(TEMPLATED)
+
+    run = run_dag()
+
+    assert run.state == "success"
+    keys = [c["customer_key"] for c in TEMPLATED]
+    table = {r["customer_key"]: r for r in warehouse.rows(keys)}
+    assert {k: table[k]["status"] for k in keys} == dict.fromkeys(keys, "onboarded")
+    assert run_sql(warehouse, f"SELECT COUNT(*) FROM {warehouse.table}") == [(len(TEMPLATED),)]
+    # AvePoint received every field exactly as the warehouse holds it, once per row.
+    received = {c["ownerEmail"]: c for c in sandbox.inspect()["customers"]}
+    for row in TEMPLATED:
+        sent = received[row["registration_account"]]
+        assert (sent["organization"], sent["firstName"], sent["lastName"]) == (
+            row["organization_name"], row["first_name"], row["last_name"]
+        )  # fmt: skip
+        assert table[row["customer_key"]]["avepoint_customer_id"] == sent["id"]
+    assert sandbox.inspect()["posts_per_account"] == {c["registration_account"]: 1 for c in TEMPLATED}
+    # Each task acted on its own row only: one begin, one outcome, under the row's own key.
+    events = run_sql(
+        warehouse, f"SELECT customer_key FROM {warehouse.events_table} WHERE outcome = 'onboarded'"
+    )
+    assert sorted(k for (k,) in events) == sorted(keys)
+
+    labels = sorted(v[1] for (task, _), v in task_states(run.run_id).items() if task == "onboard_customer")
+    assert labels == sorted(f"{c['customer_key']} · {' '.join(c['organization_name'].split())} — onboarded"
+                            for c in TEMPLATED)  # fmt: skip
+    output = "\n".join(capfd.readouterr()) + "\n" + caplog.text
+    assert "Customer TWIN (Org TWIN): attempt 1 of 5" in output  # the logs were captured
+    assert "Customer K{{ 6*7 }} (Org K{{ 6*7 }}): attempt 1 of 5" in output
+    secrets = [CLIENT_SECRET, *sandbox.inspect()["tokens_issued"], *(c["password"] for c in TEMPLATED)]
+    for where, text in {
+        "labels": "\n".join(labels),
+        "logs": output,
+        "XCom": "\n".join(xcom_values(run.run_id)),
+        "metadata database": metadata_database_text(run.run_id),
+    }.items():
+        assert [s for s in secrets if s in text] == [], f"a secret is in the {where}"
+        assert "K42" not in text, f"a key was rendered in the {where}"

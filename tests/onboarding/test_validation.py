@@ -49,6 +49,12 @@ CASES = [
         [f"organization_name {CONTROL}"]),
     ("first-name-private-use", {"first_name": "Ann\ue000"}, None, [f"first_name {CONTROL}"]),
     ("first-name-unassigned", {"first_name": "Ann\U000e0080"}, None, [f"first_name {CONTROL}"]),
+    # Default-ignorable characters of other categories, and the Braille blank: shown as nothing or blank.
+    ("org-combining-grapheme-joiner", {"organization_name": "Con\u034ftoso"}, None, [f"organization_name {CONTROL}"]),
+    ("first-name-hangul-filler", {"first_name": "\u3164"}, None, [f"first_name {CONTROL}"]),
+    ("last-name-hangul-choseong-filler", {"last_name": "Lee\u115f"}, None, [f"last_name {CONTROL}"]),
+    ("org-variation-selector", {"organization_name": "Contoso \u2764\ufe0f"}, None, [f"organization_name {CONTROL}"]),
+    ("first-name-braille-blank", {"first_name": "Ann\u2800"}, None, [f"first_name {CONTROL}"]),
     ("phone-c1", {"telephone_number": "+1 206 555 0101\u0085"}, None,
         [f"telephone_number {CONTROL}"]),
     ("tags-nul", {"tags": '["vip\x00"]'}, None, [f"tags {CONTROL}", "tags is not a JSON array of strings"]),
@@ -133,6 +139,30 @@ def test_an_account_another_row_onboarded_is_invalid(failures):
     assert failures["done-before"] == ["registration_account was already onboarded by another row"]
 
 
+def test_accounts_are_compared_by_the_provider_s_account_identity():
+    """Only ASCII letters fold: the Kelvin sign is no k and ß no ss, so no row is called another's duplicate."""
+    accounts = {"kelvin": "kelvin@contoso.example", "kelvin-sign": "\u212aelvin@contoso.example",
+                "strasse": "strasse@contoso.example", "strasse-sharp-s": "stra\u00dfe@contoso.example",
+                "ann": "ann@contoso.example", "ann-upper": " ANN@Contoso.Example"}  # fmt: skip
+    rows = [
+        GOOD | {"customer_key": key, "registration_account": account} for key, account in accounts.items()
+    ]
+    onboarded = {"\u212aELVIN@contoso.example", "STRASSE@contoso.example"}
+
+    result = validate_rows(rows, dict.fromkeys(accounts, PASSWORD_OK), data_center_family="commercial",
+                           onboarded_accounts=onboarded)  # fmt: skip
+
+    syntax = "registration_account is not a valid e-mail address"
+    duplicate = "registration_account appears in more than one row of this batch"
+    assert {key: sorted(messages) for key, messages in result.items()} == {
+        "kelvin-sign": [syntax, "registration_account was already onboarded by another row"],
+        "strasse": ["registration_account was already onboarded by another row"],
+        "strasse-sharp-s": [syntax],
+        "ann": [duplicate],
+        "ann-upper": [duplicate, "registration_account has leading or trailing spaces", syntax],
+    }
+
+
 def test_a_gov_connection_refuses_commercial_data_centers():
     rows = [
         GOOD | {"customer_key": "c", "registration_account": "c@contoso.example"},
@@ -152,7 +182,9 @@ def test_no_rows_no_work():
     assert validate_rows([], {}, data_center_family="commercial") == {}
 
 
-@pytest.mark.parametrize("bad", ["K\x00EY", "K\u0085EY", "K\u202eEY", "K\U000e0041EY"], ids=repr)
+@pytest.mark.parametrize(
+    "bad", ["K\x00EY", "K\u0085EY", "K\u202eEY", "K\U000e0041EY", "K\u3164EY", "K\u2800EY"], ids=repr
+)
 def test_a_customer_key_with_control_characters_is_invalid(bad):
     rows = [
         GOOD | {"customer_key": bad},
@@ -162,18 +194,31 @@ def test_a_customer_key_with_control_characters_is_invalid(bad):
     assert result == {bad: [f"customer_key {CONTROL}"]}
 
 
-def test_the_control_character_regex_matches_exactly_the_invisible_categories():
-    """Every code point: the regex Great Expectations runs agrees with unicodedata's category."""
+def test_the_control_character_regex_matches_exactly_what_the_unicode_data_says():
+    """Every code point: the class Great Expectations runs (Python's ``re``) matches exactly what the
+    ``regex`` library's Unicode data calls invisible, and each assigned code point of those categories
+    by Python's own unicodedata too."""
+    import array
     import re
     import sys
     import unicodedata
 
-    from include.onboarding.rules import INVISIBLE_CATEGORIES, control_chars_regex
+    import regex
 
-    search = re.compile(control_chars_regex()).search
-    disagree = [
-        code
-        for code in range(sys.maxunicode + 1)
-        if (unicodedata.category(chr(code)) in INVISIBLE_CATEGORIES) != (search(chr(code)) is not None)
+    from include.onboarding.rules import INVISIBLE_CATEGORIES, INVISIBLE_PATTERN, control_chars_regex
+
+    every = array.array("I", range(sys.maxunicode + 1)).tobytes().decode("utf-32-le", "surrogatepass")
+    ours = re.compile(f"(?:{control_chars_regex()})+")
+    # Maximal runs of matching code points: equal runs, equal sets.
+    assert [m.span() for m in ours.finditer(every)] == [
+        m.span() for m in regex.finditer(INVISIBLE_PATTERN + "+", every)
     ]
-    assert disagree == []
+    for char in "\u034f\u115f\u1160\u3164\uffa0\ufe0f\u180b\U000e01ef\u2800":
+        assert ours.fullmatch(char), f"U+{ord(char):04X}"
+    assert not ours.search("Ann Lee-O’Neil مريم כהן 🚀 Ünïcødé\u00a0")
+    assigned = "".join(
+        char
+        for char in every
+        if (category := unicodedata.category(char)) != "Cn" and category in INVISIBLE_CATEGORIES
+    )
+    assert ours.fullmatch(assigned)

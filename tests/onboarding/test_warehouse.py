@@ -394,7 +394,7 @@ def test_sqlite_text_that_is_not_utf8_is_never_decoded(warehouse):
     Reading it must not raise (the driver's error quotes the text); the row's column is named, the
     value never shown; a key like that is never passed on.
     """
-    from include.onboarding.warehouse import Undecodable, undecodable_columns
+    from include.onboarding.text import Undecodable, undecodable_columns
 
     load(warehouse, "OK", "PW", "FN", "KEY")
     for key, column in (("PW", "password"), ("FN", "first_name"), ("KEY", "customer_key")):

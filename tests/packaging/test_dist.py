@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import zipfile
 
 import pytest
@@ -15,13 +13,9 @@ from tools.dist import plugin_files
 pytestmark = pytest.mark.packaging
 WHEEL = "airflow_provider_avepoint-1.0.0-py3-none-any.whl"
 
-
-@pytest.fixture(scope="module")
-def dist(tmp_path_factory):
-    out = tmp_path_factory.mktemp("dist")
-    # The script `make dist` runs, into a temporary folder instead of the repo's dist/.
-    subprocess.run([sys.executable, "-m", "tools.dist", "--out", str(out)], cwd=ROOT, check=True)
-    return out
+# `dist` (tests/support/platform_venv.py): the script `make dist` runs, once per test run, into a
+# temporary folder instead of the repo's dist/. test_platform.py replays MWAA's install of its
+# requirements-mwaa.txt under the constraints MWAA forces.
 
 
 def test_dist_holds_the_wheel_the_zip_and_the_mwaa_requirements(dist):

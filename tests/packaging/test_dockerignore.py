@@ -47,6 +47,9 @@ def test_a_later_exclamation_mark_takes_a_path_back():
         "tools/local_cluster.py",
         "tools/airflow_settings.py",
         "var/warehouse.db",
+        "data/warehouse.db",
+        "data/warehouse.db-journal",
+        "constraints/airflow-3.3.1-python-3.12.txt",
         ".venv/bin/python",
         ".git",
         "airflow_settings.yaml",
@@ -67,6 +70,7 @@ def test_the_project_leaves_out(path):
         "requirements.txt",
         "packages.txt",
         "Dockerfile",
+        "data/README.md",
     ],
 )
 def test_the_project_ships(path):

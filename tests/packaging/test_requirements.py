@@ -1,8 +1,14 @@
-"""requirements.txt is what a deployment installs; the Makefile adds Airflow, the dev tools and the provider."""
+"""requirements.txt is what a deployment installs, as ranges; requirements-lock.txt is what `make`
+installs, exactly; the Makefile adds Airflow, the dev tools and the provider."""
 
 from __future__ import annotations
 
 import re
+import tomllib
+from importlib.metadata import distributions, version
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from tests.conftest import ROOT
 from tests.packaging.project_files import (
@@ -10,19 +16,40 @@ from tests.packaging.project_files import (
     MAKEFILE,
     REQUIREMENTS,
     REQUIREMENTS_DEV,
+    REQUIREMENTS_LOCK,
     airflow_version,
-    dockerfile_base_image,
     requirement_lines,
 )
+from tests.support.platform_venv import CONSTRAINTS
+from tests.support.venv import PIP_VERSION
 
-# Which Airflow each Astro Runtime build runs (Astronomer's runtime catalog: 3.3-7 is 3.3.1, 3.3-8 is
-# 3.3.2). Add a row when the Dockerfile moves to another build.
-ASTRO_RUNTIME_AIRFLOW = {"3.3-8": "3.3.2"}
-PIN = re.compile(r"^[A-Za-z0-9._-]+(\[[A-Za-z0-9_,-]+\])?==[A-Za-z0-9.+!-]+$")
+DEV_TOOLS = {"pytest", "pytest-timeout", "ruff", "playwright", "psutil", "aiosmtpd", "twine"}
+# The local cluster's executor and broker: never a deployment's (MWAA never lets a user override them).
+CLUSTER_ONLY = {"apache-airflow-providers-celery", "celery", "kombu", "redis"}
 
 
-def names(lines: list[str]) -> set[str]:
-    return {re.split(r"[\[=]", line, maxsplit=1)[0].lower().replace("_", "-") for line in lines}
+def requirements(path) -> list[Requirement]:
+    return [Requirement(line) for line in requirement_lines(path)]
+
+
+def names(path) -> set[str]:
+    return {canonicalize_name(req.name) for req in requirements(path)}
+
+
+def pins(path) -> dict[str, str]:
+    """name -> version of a file of ``name==version`` lines."""
+    found = {}
+    for line in requirement_lines(path):
+        name, _, pinned = line.partition("==")
+        assert pinned and not re.search(r"[<>=!~;@ ]", pinned), f"{path.name}: {line!r} is not name==version"
+        assert canonicalize_name(name) not in found, f"{path.name} pins {name} twice"
+        found[canonicalize_name(name)] = pinned
+    return found
+
+
+def provider_requirements() -> list[Requirement]:
+    project = tomllib.loads((ROOT / "provider" / "pyproject.toml").read_text())["project"]
+    return [Requirement(line) for line in project["dependencies"]]
 
 
 def test_requirements_have_no_line_astro_refuses():
@@ -40,17 +67,52 @@ def test_requirements_have_no_editable_or_path_lines():
     assert offending == []
 
 
-def test_every_requirement_is_pinned_to_one_version():
+def test_every_requirement_is_a_range_with_a_lower_and_an_upper_bound():
     for path in (REQUIREMENTS, REQUIREMENTS_DEV):
-        unpinned = [line for line in requirement_lines(path) if not PIN.match(line)]
-        assert unpinned == [], f"{path.name}: {unpinned}"
+        for req in requirements(path):
+            operators = {spec.operator for spec in req.specifier}
+            assert operators == {">=", "<"}, f"{path.name}: {req} is not a >=lower,<upper range"
+
+
+def test_each_lower_bound_the_platform_constraints_name_is_their_version():
+    """The oldest version each range allows is the one the platform venv runs (constraints/)."""
+    constrained = pins(CONSTRAINTS)
+    for req in requirements(REQUIREMENTS):
+        lower = next(spec.version for spec in req.specifier if spec.operator == ">=")
+        name = canonicalize_name(req.name)
+        if name in constrained:
+            assert lower == constrained[name], f"{req}: Airflow 3.3.1's constraints pin {constrained[name]}"
+
+
+def test_the_lock_pins_one_version_of_everything_within_every_range():
+    locked = pins(REQUIREMENTS_LOCK)
+    for req in [*requirements(REQUIREMENTS), *requirements(REQUIREMENTS_DEV), *provider_requirements()]:
+        name = canonicalize_name(req.name)
+        assert name in locked, f"requirements-lock.txt has no {req.name}"
+        assert req.specifier.contains(locked[name], prereleases=True), f"lock {locked[name]} is outside {req}"
+    assert locked["apache-airflow"] == airflow_version()
+    assert "airflow-provider-avepoint" not in locked  # make installs it editable from ./provider
+
+
+def test_the_venv_holds_the_locked_versions():
+    """What `make install` put in .venv is the lock, so every machine tests the same versions."""
+    present = {canonicalize_name(dist.metadata["Name"]): dist.version for dist in distributions()}
+    differing = {
+        name: (v, present.get(name)) for name, v in pins(REQUIREMENTS_LOCK).items() if present.get(name) != v
+    }
+    assert differing == {}
+
+
+def test_the_cluster_s_executor_and_broker_are_not_runtime_requirements():
+    assert names(REQUIREMENTS) & CLUSTER_ONLY == set()
+    assert names(REQUIREMENTS_DEV) >= CLUSTER_ONLY
 
 
 def test_dev_tools_are_not_runtime_requirements():
-    runtime, dev = names(requirement_lines(REQUIREMENTS)), names(requirement_lines(REQUIREMENTS_DEV))
+    runtime, dev = names(REQUIREMENTS), names(REQUIREMENTS_DEV)
     assert runtime & dev == set()
-    assert {"pytest", "pytest-timeout", "ruff", "playwright", "psutil"} <= dev
-    assert {"pytest", "pytest-timeout", "ruff", "playwright", "psutil"} & runtime == set()
+    assert dev >= DEV_TOOLS
+    assert runtime & DEV_TOOLS == set()
 
 
 def test_the_install_stamp_depends_on_every_requirement_file():
@@ -59,32 +121,30 @@ def test_the_install_stamp_depends_on_every_requirement_file():
     assert set(match.group(1).split()) >= {
         "requirements.txt",
         "requirements-dev.txt",
+        "requirements-lock.txt",
         "provider/pyproject.toml",
     }
 
 
-def test_the_makefile_installs_airflow_requirements_dev_tools_and_the_editable_provider():
+def test_the_makefile_installs_airflow_requirements_dev_tools_and_the_editable_provider_from_the_lock():
     recipe = MAKEFILE.read_text().split("$(INSTALLED):", 1)[1].split("\n\n", 1)[0]
     for part in (
         "apache-airflow==$(AIRFLOW_VERSION)",
         "-r requirements.txt",
         "-r requirements-dev.txt",
         "-e ./provider",
+        "-c requirements-lock.txt",
     ):
         assert part in recipe
 
 
 def test_the_installed_airflow_is_the_makefile_pin():
-    from importlib.metadata import version
-
     assert version("apache-airflow") == airflow_version()
 
 
-def test_the_dockerfile_runtime_runs_the_pinned_airflow():
-    image = dockerfile_base_image()
-    match = re.fullmatch(r"astrocrpublic\.azurecr\.io/runtime:(\d+\.\d+-\d+)(-python-3\.\d+)?", image)
-    assert match, f"FROM {image} is not an Astro Runtime 3 image tag"
-    assert ASTRO_RUNTIME_AIRFLOW.get(match.group(1)) == airflow_version()
+def test_the_test_venvs_use_the_makefile_s_pip():
+    match = re.search(r"^PIP_VERSION\s*:?=\s*(\S+)\s*$", MAKEFILE.read_text(), re.MULTILINE)
+    assert match and match.group(1) == PIP_VERSION
 
 
 def test_packages_txt_lists_only_comments_or_package_names():

@@ -99,14 +99,24 @@ def store(sandbox) -> MemoryStore:
     return MemoryStore({KEY: customer}, posts=lambda: sandbox.inspect()["posts_per_account"].get(ACCOUNT, 0))
 
 
-def operator(store: OnboardingStore) -> AvePointOnboardCustomerOperator:
+def operator(store: OnboardingStore, **kwargs: Any) -> AvePointOnboardCustomerOperator:
     return AvePointOnboardCustomerOperator(
-        task_id="onboard", customer_key=KEY, store=store, customer_label="{{ params.label }}"
+        task_id="onboard", customer_key=KEY, store=store, customer_label="C1 · Contoso", **kwargs
     )
 
 
+class TaskInstance(SimpleNamespace):
+    """The task instance's part the operator uses: its try number and the XCom it pushes."""
+
+    def __init__(self, try_number: int = 1) -> None:
+        super().__init__(try_number=try_number, pushed={})
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
 def execute(store: OnboardingStore, *, run_id: str = RUN, try_number: int = 1) -> dict[str, Any]:
-    return operator(store).execute({"run_id": run_id, "ti": SimpleNamespace(try_number=try_number)})
+    return operator(store).execute({"run_id": run_id, "ti": TaskInstance(try_number)})
 
 
 def test_status_1_is_onboarded_with_the_new_id(sandbox, store):
@@ -183,20 +193,95 @@ def test_a_configuration_error_fails_without_retry_and_gives_the_customer_back(s
 def test_the_password_appears_in_no_result_rendered_field_or_log(sandbox, store, caplog, capsys):
     caplog.set_level(logging.DEBUG)
     task = operator(store)
-    context = {"run_id": RUN, "ti": SimpleNamespace(try_number=1), "params": {"label": "Contoso"}}
+    context = {"run_id": RUN, "ti": TaskInstance(), "params": {}}
     task.render_template_fields(context)
     result = task.execute(context)
 
     assert result["outcome"] == "onboarded"
-    rendered = {name: getattr(task, name) for name in task.template_fields}
-    assert rendered["customer_label"] == "Contoso"
     captured = capsys.readouterr()
     logs = caplog.text + captured.out + captured.err
     # The operator's own log lines were captured, so their absence of the password means something.
     assert f"Outcome for customer {KEY}: onboarded" in logs
-    for where, text in {
-        "result": json.dumps(result),
-        "rendered fields": json.dumps(rendered, default=str),
-        "logs": logs,
-    }.items():
+    for where, text in {"result": json.dumps(result), "label": task.label, "logs": logs}.items():
         assert PASSWORD not in text, f"the password is in the {where}"
+
+
+# -- data is never a template; the label carries the outcome -----------------------------------------
+
+TEMPLATED_KEY = "K{{ 6*7 }}"
+TEMPLATED_LABEL = "{{ conn.avepoint_default.password }} {% if true %}x{% endif %} {# note #}"
+
+
+def test_no_argument_is_rendered_as_a_template(sandbox, store):
+    """Key and label are data (mapped from warehouse rows through XCom): Airflow must not render them."""
+    store.customers[TEMPLATED_KEY] = store.customers.pop(KEY)
+    store.attempts = {TEMPLATED_KEY: 0}
+    task = AvePointOnboardCustomerOperator(
+        task_id="onboard", customer_key=TEMPLATED_KEY, store=store, customer_label=TEMPLATED_LABEL
+    )
+    assert task.template_fields == ()
+    context = {"run_id": RUN, "ti": TaskInstance(), "params": {}}
+    task.render_template_fields(context)
+    assert (task.customer_key, task.customer_label) == (TEMPLATED_KEY, TEMPLATED_LABEL)
+
+    result = task.execute(context)
+
+    assert result["customer_key"] == TEMPLATED_KEY and result["status"] == "onboarded"
+    assert task.label == f"{TEMPLATED_LABEL} — onboarded"
+    assert store.attempts == {TEMPLATED_KEY: 1}
+
+
+def test_a_key_from_an_upstream_task_is_resolved_not_rendered(sandbox, store):
+    from airflow.sdk import DAG, task
+
+    store.customers[TEMPLATED_KEY] = store.customers.pop(KEY)
+    store.attempts = {TEMPLATED_KEY: 0}
+    with DAG("xcom_key", schedule=None):
+        key = task(lambda: TEMPLATED_KEY, task_id="register")()
+        onboard = AvePointOnboardCustomerOperator(task_id="onboard", customer_key=key, store=store)
+    assert onboard.upstream_task_ids == {"register"}
+    ti = TaskInstance()
+    ti.xcom_pull = lambda **kwargs: TEMPLATED_KEY if kwargs.get("task_ids") == "register" else None
+
+    result = onboard.execute({"run_id": RUN, "ti": ti, "params": {}})
+
+    assert result["customer_key"] == TEMPLATED_KEY
+    assert onboard.label == f"{TEMPLATED_KEY} — onboarded"
+
+
+def test_a_customer_needing_a_human_fails_the_task_after_recording_its_outcome(sandbox, store):
+    from avepoint_provider.operators.onboard import CustomerNeedsHuman
+
+    sandbox.seed(other_partner_accounts=[ACCOUNT])
+    task = operator(store)
+    ti = TaskInstance()
+    assert task.label == "C1 · Contoso"
+
+    with pytest.raises(CustomerNeedsHuman, match="Customer C1 needs a human: conflict") as raised:
+        task.execute({"run_id": RUN, "ti": ti})
+
+    assert isinstance(raised.value, AirflowFailException)  # failed, never retried
+    assert raised.value.outcome["status"] == "conflict"
+    assert store.outcomes[(KEY, RUN)].to_dict() == raised.value.outcome == ti.pushed["return_value"]
+    assert task.label == "C1 · Contoso — conflict"
+
+    # A pipeline that prefers green tasks for these gets the result back instead.
+    store.outcomes.clear()
+    quiet = operator(store, fail_when_needs_human=False)
+    assert quiet.execute({"run_id": RUN, "ti": TaskInstance()})["status"] == "conflict"
+    assert quiet.label == "C1 · Contoso — conflict"
+
+
+def test_a_task_that_stops_early_says_so_in_its_label(sandbox, store):
+    store.stops[RUN] = "AvePointAuthError: the client was refused"
+    task = operator(store)
+    with pytest.raises(AirflowSkipException):
+        task.execute({"run_id": RUN, "ti": TaskInstance()})
+    assert task.label == "C1 · Contoso — not sent"
+
+    store.stops.clear()
+    store.customers.clear()
+    broken = operator(store)
+    with pytest.raises(AirflowFailException, match="no customer 'C1'"):
+        broken.execute({"run_id": RUN, "ti": TaskInstance()})
+    assert broken.label == "C1 · Contoso — error"

@@ -1,31 +1,31 @@
 """The provider as someone else installs it: the wheel of ``./provider`` (as ``make dist`` builds
-it) into a fresh virtualenv that holds only Airflow and the HTTP provider, with none of this
-project's code.
+it) onto an image that holds Airflow 3.3.1 and the HTTP provider (the shared platform virtualenv,
+tests/support/platform_venv.py), without this project's code on the path.
 
-There, with the venv's own Python and ``airflow`` command, against a sandbox started by this test
-process: Airflow registers the ``avepoint`` connection type, the hook onboards a customer, and
-the example DAG runs from the installed package. Importing any of it never imports ``include``
-(this project's code) or any of the common-sql provider. (common-sql is installed all the same:
-``apache-airflow`` 3.3.2 itself requires it.)
+What the wheel alone adds to that image comes from a dry run on it. In the venv, with its own
+Python and ``airflow`` command, against a sandbox started by this test process: Airflow registers
+the ``avepoint`` connection type, the hook onboards a customer, and the example DAG runs from the
+installed package. Importing any of it never imports ``include`` (this project's code) or any of
+the common-sql provider. (common-sql is installed all the same: ``apache-airflow`` itself requires it.)
 """
 
 from __future__ import annotations
 
 import json
 import time
+import zipfile
+from email.parser import Parser
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import avepoint_connection
+import avepoint_provider
+from tests.conftest import ROOT, avepoint_connection
 from tests.support.reference import EAST_US
-from tests.support.venv import create_venv, installed, run, venv_env
-from tools.dist import build_wheel
+from tests.support.venv import run
 
 pytestmark = pytest.mark.packaging
 
-AIRFLOW = "apache-airflow==3.3.2"
-HTTP_PROVIDER = "apache-airflow-providers-http==6.3.0"
 DAG_ID = "example_avepoint_onboard_customer"
 HOOK_ACCOUNT = "hook@installed.example"
 DAG_ACCOUNT = "dag@installed.example"
@@ -61,6 +61,8 @@ print(json.dumps({
 # The hook from the installed package onboards one customer through AIRFLOW_CONN_AVEPOINT_DEFAULT.
 ONBOARD_WITH_HOOK = f"""
 import json
+import zipfile
+from email.parser import Parser
 from avepoint_provider.customer import Customer
 from avepoint_provider.hooks.avepoint import AvePointHook
 
@@ -75,47 +77,30 @@ print(json.dumps({{"response": response.to_dict(), "test_connection": hook.test_
 
 
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory):
-    """The fresh venv with Airflow, the HTTP provider and ./provider; its environment and timings."""
-    tmp = tmp_path_factory.mktemp("provider-install")
-    venv = tmp / "venv"
-    env = venv_env(
-        venv,
-        AIRFLOW_HOME=str(tmp / "airflow-home"),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+def venv(platform_venv):
+    """The shared platform venv, with no project folder on PYTHONPATH; what the wheel alone adds."""
+    env = platform_venv.env | {
         # A failing task in `airflow dags test` would otherwise sleep through the DAG's retry delay.
-        AIRFLOW__CORE__DEFAULT_TASK_RETRIES="0",
-    )
-    timings: dict[str, float] = {}
-
-    started = time.monotonic()
-    create_venv(venv, env)
-    run(["python", "-m", "pip", "install", "--quiet", AIRFLOW, HTTP_PROVIDER], env=env, cwd=tmp)
-    timings["venv + Airflow + HTTP provider"] = time.monotonic() - started
-
-    started = time.monotonic()
-    before = installed(env, tmp)
-    # The wheel `make dist` builds from ./provider (from a clean copy, so no build/ lands in the tree).
-    wheel = build_wheel(tmp / "dist")
-    run(["python", "-m", "pip", "install", "--quiet", str(wheel)], env=env, cwd=tmp)
-    added = installed(env, tmp) - before
-    timings["build ./provider's wheel + pip install it"] = time.monotonic() - started
-
-    started = time.monotonic()
-    imported = json.loads(run(["python", "-c", IMPORT_ALL], env=env, cwd=tmp).splitlines()[-1])
-    timings["import every module + ProvidersManager"] = time.monotonic() - started
-
-    started = time.monotonic()
-    run(["airflow", "db", "migrate"], env=env, cwd=tmp)
-    timings["airflow db migrate"] = time.monotonic() - started
-    return {"env": env, "cwd": tmp, "added": added, "imported": imported, "timings": timings}
+        "AIRFLOW__CORE__DEFAULT_TASK_RETRIES": "0",
+    }
+    cwd = platform_venv.root
+    imported = json.loads(run(["python", "-c", IMPORT_ALL], env=env, cwd=cwd).splitlines()[-1])
+    return {"env": env, "cwd": cwd, "added": set(platform_venv.provider_alone), "imported": imported}
 
 
-def test_report_how_long_the_install_took(venv, capsys):
-    with capsys.disabled():
-        steps = ", ".join(f"{step} {seconds:.0f} s" for step, seconds in venv["timings"].items())
-        print(f"\n[packaging] provider install: {steps}")
-    assert venv["timings"]
+def test_the_wheel_is_publishable(provider_wheel):
+    """What an index shows: README as the description, the licence, classifiers, URLs, one version."""
+    with zipfile.ZipFile(provider_wheel) as wheel:
+        dist_info = f"airflow_provider_avepoint-{avepoint_provider.__version__}.dist-info"
+        metadata = Parser().parsestr(wheel.read(f"{dist_info}/METADATA").decode())
+        licence = wheel.read(f"{dist_info}/licenses/LICENSE").decode()
+    assert metadata["Version"] == avepoint_provider.__version__
+    assert metadata["License-Expression"] == "Apache-2.0" and "Apache License" in licence
+    assert metadata["Description-Content-Type"] == "text/markdown"
+    assert metadata.get_payload().strip() == (ROOT / "provider" / "README.md").read_text().strip()
+    classifiers = metadata.get_all("Classifier")
+    assert {"Framework :: Apache Airflow", "Framework :: Apache Airflow :: Provider"} <= set(classifiers)
+    assert all(url.split(", ")[1].startswith("https://") for url in metadata.get_all("Project-URL"))
 
 
 def test_the_install_adds_only_the_provider_and_what_it_declares(venv):
@@ -184,3 +169,18 @@ def test_the_installed_example_dag_onboards_its_customer_once(venv, sandbox):
     assert "Outcome for customer dag@installed.example: onboarded" in output
     assert DAG_PASSWORD not in output
     assert sandbox.inspect()["creations_per_account"] == {DAG_ACCOUNT: 1}
+
+
+def test_twine_check_passes_on_the_wheel(provider_wheel):
+    """What PyPI's upload checks: the long description renders and the metadata is complete."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", str(provider_wheel)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PASSED" in result.stdout

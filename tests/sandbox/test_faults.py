@@ -253,8 +253,30 @@ def test_token_endpoint_faults_when_applied(sandbox: SandboxServer, control: San
     assert sandbox.state.inspect()["tokens_issued"] == []
 
 
+class FrozenClock:
+    """The sandbox state's ``time.monotonic``, moved only by the test (the token bucket reads it)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return time.time()
+
+
+@pytest.fixture
+def clock(monkeypatch) -> FrozenClock:
+    import avepoint_sandbox.state
+
+    frozen = FrozenClock()
+    monkeypatch.setattr(avepoint_sandbox.state, "time", frozen)
+    return frozen
+
+
 def test_token_bucket_answers_429_with_computed_retry_after(
-    sandbox: SandboxServer, control: SandboxControl, api: Api
+    sandbox: SandboxServer, control: SandboxControl, api: Api, clock: FrozenClock
 ) -> None:
     control.set_faults(rate_limit_per_second=0.5, rate_limit_burst=2)
     assert api.onboard(customer_body("a@bucket.example")).status_code == 200
@@ -266,10 +288,11 @@ def test_token_bucket_answers_429_with_computed_retry_after(
 
     control.set_faults(rate_limit_per_second=20, rate_limit_burst=1)
     assert api.onboard(customer_body("d@bucket.example")).status_code == 200
+    clock.now += 0.04  # the next token is due 0.05 s after the last
     again = api.onboard(customer_body("e@bucket.example"))
     assert again.status_code == 429
     assert again.headers["Retry-After"] == "1"
-    time.sleep(0.06)
+    clock.now += 0.02
     assert api.onboard(customer_body("e@bucket.example")).status_code == 200
     assert {c["ownerEmail"] for c in _customers(sandbox)} == {
         "a@bucket.example",
@@ -280,17 +303,31 @@ def test_token_bucket_answers_429_with_computed_retry_after(
 
 
 def test_latency_applies_to_graph_calls_not_tokens(
-    sandbox: SandboxServer, control: SandboxControl, api: Api
+    sandbox: SandboxServer, control: SandboxControl, api: Api, monkeypatch
 ) -> None:
+    """What the sandbox plans to wait per request is recorded; only the graph call's wait is timed,
+    from below (a loaded machine can only make it longer).
+    """
+    planned: list[tuple[str, float]] = []
+    plan = sandbox.state.plan
+
+    def recording_plan(endpoint: str):
+        result = plan(endpoint)
+        planned.append((endpoint, result.delay_seconds))
+        return result
+
+    monkeypatch.setattr(sandbox.state, "plan", recording_plan)
     control.set_faults(latency_ms=200)
     started = time.monotonic()
     assert api.list().status_code == 200
-    assert time.monotonic() - started >= 0.19
-    started = time.monotonic()
+    assert time.monotonic() - started >= 0.2
     assert request_token(sandbox).status_code == 200
-    assert time.monotonic() - started < 0.15
+    assert ("list", 0.2) in planned and ("token", 0.0) in planned
+    assert all(delay == 0.0 for endpoint, delay in planned if endpoint == "token")
+
+    planned.clear()
     control.set_faults(latency_ms=0, jitter_ms=100, latency_on_token=True)
-    started = time.monotonic()
     for _ in range(3):
-        request_token(sandbox)
-    assert time.monotonic() - started < 0.5
+        assert request_token(sandbox).status_code == 200
+    delays = [delay for endpoint, delay in planned if endpoint == "token"]
+    assert len(delays) == 3 and all(0.0 <= d <= 0.1 for d in delays) and any(d > 0 for d in delays)

@@ -21,6 +21,22 @@ def test_reference_data_matches_the_spec() -> None:
     assert normalize_data_center("e44bb3ed-f1d8-4055-8c77-c8fd8cd634092") is None
 
 
+def test_the_sandbox_and_the_provider_agree_on_the_reference_data() -> None:
+    """Each keeps its own copy (the stand-in shares nothing with the client): they must not drift."""
+    from avepoint_provider import reference as provider
+    from avepoint_sandbox import reference as sandbox
+
+    assert dict(sandbox.COUNTRIES) == provider.COUNTRY_NAMES
+    assert dict(sandbox.COMMERCIAL_DATA_CENTERS) == {
+        guid: region
+        for guid, (region, family) in provider.DATA_CENTERS.items()
+        if family == provider.COMMERCIAL
+    }
+    assert dict(sandbox.GOV_DATA_CENTERS) == {
+        guid: region for guid, (region, family) in provider.DATA_CENTERS.items() if family == provider.GOV
+    }
+
+
 def test_fault_settings_merge_and_validate() -> None:
     settings = FaultSettings().merged({"error_rate_500": 1, "apply_to": "onboard, list"})
     assert settings.error_rate_500 == 1

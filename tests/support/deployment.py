@@ -276,6 +276,27 @@ class Deployment(AirflowRestClient):
                     child.send_signal(sig)
         _kill_group(process, signal.SIGKILL)
 
+    def cpu_seconds(self) -> float:
+        """CPU seconds (user + system) every process of the deployment has used so far: each
+        component, its live descendants, and the descendants that have exited, which Linux charges to
+        the parent that waited for them (a task process to its supervisor, a supervisor to its
+        executor or Celery worker). The warehouse server and the sandbox are not the deployment.
+        """
+        import psutil
+
+        total = 0.0
+        for process in self.processes.values():
+            try:
+                tree = [psutil.Process(process.pid)]
+                tree += tree[0].children(recursive=True)
+            except psutil.NoSuchProcess:
+                continue
+            for member in tree:
+                with contextlib.suppress(psutil.Error):
+                    times = member.cpu_times()
+                    total += times.user + times.system + times.children_user + times.children_system
+        return total
+
     def stop(self) -> None:
         """Kill every component's process group (their workers and task processes with them)."""
         for process in self.processes.values():

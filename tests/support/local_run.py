@@ -49,6 +49,20 @@ def descendants(process: subprocess.Popen) -> list[psutil.Process]:
     return psutil.Process(process.pid).children(recursive=True)
 
 
+def in_its_group(process: subprocess.Popen) -> list[psutil.Process]:
+    """Descendants of ``process`` in its process group: a SIGHUP to the group reaches them too, where a
+    SIGTERM to ``process`` reaches it alone.
+    """
+    members = []
+    for p in descendants(process):
+        try:
+            if os.getpgid(p.pid) == process.pid:
+                members.append(p)
+        except ProcessLookupError:
+            continue
+    return members
+
+
 def leftovers(started: list[psutil.Process], marker: str) -> list[psutil.Process]:
     """Processes still alive among ``started``, or anywhere with ``marker`` in their environment
     (the run's unique AIRFLOW_HOME catches processes started after the snapshot).

@@ -28,3 +28,19 @@ def run_sql(store: Any, sql: str, params: dict | None = None) -> list[tuple]:
     with store.engine.begin() as connection:
         result = connection.execute(text(sql), params or {})
         return [tuple(r) for r in result] if result.returns_rows else []
+
+
+def alert_rows(store: Any, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+    """The alert rows of one run in ``<table>_alerts``: channel, outcome, sent_at, attempts, last_error."""
+    from sqlalchemy import text
+
+    alerts = store.table_name.with_suffix("_alerts").quoted
+    with store.engine.begin() as connection:
+        result = connection.execute(
+            text(
+                f"SELECT channel, outcome, sent_at, attempts, last_error FROM {alerts} "
+                "WHERE dag_id = :dag_id AND run_id = :run_id ORDER BY channel"
+            ),
+            {"dag_id": dag_id, "run_id": run_id},
+        )
+        return [dict(r) for r in result.mappings()]

@@ -1,8 +1,8 @@
 """``make demo``: sandbox up, warehouse seeded, the DAG run once, the statuses printed.
 
-Everything lives under ``var/`` in the repo: the SQLite warehouse, AIRFLOW_HOME, the
-sandbox's remembered customers and the run's full log. Running it again is safe: the
-seed leaves existing rows alone and the sandbox remembers what it created.
+Everything lives in the repo: the SQLite warehouse in ``data/`` (``airflow_settings.yaml``), and
+under ``var/`` AIRFLOW_HOME, the sandbox's remembered customers and the run's full log. Running it
+again is safe: the seed leaves existing rows alone and the sandbox remembers what it created.
 """
 
 from __future__ import annotations
@@ -85,7 +85,8 @@ def main() -> int:
         )
         warehouse.prepare()
         added = warehouse.add_customers(demo_customers())
-        print(f"Warehouse {VAR / 'warehouse.db'}: {added} new sample customer(s) loaded as pending")
+        warehouse_file = json.loads(env["AIRFLOW_CONN_CUSTOMER_WAREHOUSE"])["host"]
+        print(f"Warehouse {warehouse_file}: {added} new sample customer(s) loaded as pending")
 
         if not (Path(env["AIRFLOW_HOME"]) / "airflow.db").exists():
             print("Preparing Airflow's metadata database (first run only)...")

@@ -6,26 +6,9 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from include.onboarding.dialects.base import Dialect
+from include.onboarding.text import decode_sqlite_text
 
 BUSY_TIMEOUT_MS = 60_000
-
-
-class Undecodable(str):
-    """A SQLite text value that is not valid UTF-8 (e.g. a Windows-1252 CSV imported as is).
-
-    Stands in for the value, which is never decoded, shown or logged; see
-    :func:`include.onboarding.warehouse.undecodable_columns`.
-    """
-
-    __slots__ = ()
-
-
-def decode_text(data: bytes) -> str:
-    # The sqlite3 driver's own decoding error quotes the column's text (a password, maybe).
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return Undecodable()
 
 
 class SQLite(Dialect):
@@ -52,7 +35,7 @@ class SQLite(Dialect):
             # lock is taken up front, so two claimers serialise instead of failing on a lock
             # upgrade. SQLAlchemy's documented recipe for pysqlite transactions.
             dbapi_connection.isolation_level = None
-            dbapi_connection.text_factory = decode_text
+            dbapi_connection.text_factory = decode_sqlite_text
             dbapi_connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             # WAL lets readers run beside the one writer (a property of the file, set once).
             dbapi_connection.execute("PRAGMA journal_mode = WAL")

@@ -18,7 +18,10 @@ does not create a second customer.
   certificate).
 * `avepoint_customer_password` (any type; only its *password* field is read): the customer's
   initial password. Keep it in your secrets backend, never in the params. The param
-  `password_conn_id` names another connection, e.g. one per customer. Examples:
+  `password_conn_id` may name another connection under the same prefix, e.g. one per customer
+  (`avepoint_customer_password_acme`); no other connection, so whoever triggers the DAG cannot
+  make another connection's password (the AvePoint client secret, say) a customer's password.
+  Examples:
   * environment variable: `AIRFLOW_CONN_AVEPOINT_CUSTOMER_PASSWORD='{"conn_type": "generic", "password": "..."}'`
   * HashiCorp Vault (`VaultBackend`, `connections_path="connections"`): the secret
     `connections/avepoint_customer_password` with `{"conn_type": "generic", "password": "..."}`
@@ -34,6 +37,7 @@ appears in params, XCom, rendered templates or logs.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -47,6 +51,8 @@ from avepoint_provider.stores.variable import NON_SECRET_FIELDS, VariableOnboard
 # Built at parse time: it only stores names; the Variable and the Connection are read in tasks.
 STORE = VariableOnboardingStore(password_conn_id="avepoint_customer_password")
 EAST_US = "e44bb3ed-f1d8-4055-8c77-c8fd8cd63409"
+# The only connections a trigger may take a customer's password from.
+PASSWORD_CONN_PATTERN = r"avepoint_customer_password(_[A-Za-z0-9_-]{1,100})?"
 
 
 def _text(title: str, description: str, **schema: Any) -> Param:
@@ -102,9 +108,10 @@ def _text(title: str, description: str, **schema: Any) -> Param:
         "password_conn_id": Param(
             "avepoint_customer_password",
             type="string",
-            minLength=1,
+            pattern=f"^{PASSWORD_CONN_PATTERN}$",
             title="Password connection",
-            description="The connection whose password field holds the customer's initial password.",
+            description="The connection whose password field holds the customer's initial password: "
+            "avepoint_customer_password, or one named avepoint_customer_password_<suffix>.",
         ),
     },
 )
@@ -113,15 +120,18 @@ def example_avepoint_onboard_customer() -> None:
     def register_customer() -> str:
         """Write the customer's fields (never a password) to the store; only the key goes to XCom."""
         params = get_current_context()["params"]
+        password_conn_id = params["password_conn_id"]
+        # Checked again here: the params' schema is the trigger form's, this is the task's own word.
+        if not re.fullmatch(PASSWORD_CONN_PATTERN, password_conn_id):
+            raise ValueError("password_conn_id must be avepoint_customer_password[_<suffix>]")
         fields = {name: params[name] for name in NON_SECRET_FIELDS}
         key = params["registration_account"].strip().lower()
-        return STORE.register(key, fields, password_conn_id=params["password_conn_id"])
+        return STORE.register(key, fields, password_conn_id=password_conn_id)
 
     AvePointOnboardCustomerOperator(
         task_id="onboard_customer",
         customer_key=register_customer(),
         store=STORE,
-        customer_label="{{ params.organization_name }}",
     )
 
 

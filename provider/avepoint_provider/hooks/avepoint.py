@@ -1,23 +1,28 @@
 """Airflow hook for the AvePoint Graph API (Elements partner customer endpoints).
 
-Built on HttpHook: the connection's ``host`` is the Graph URL and its extras ``verify``,
-``cert`` and ``proxies`` configure the session as they do for any HTTP connection. Where
-HttpHook is weaker for this API it is overridden: one ``requests.Session`` and one bearer
-token serve the hook for its whole life (HttpHook builds a session per call), no extra ever
-becomes a header and the client id/secret never go out as basic auth, and errors are typed
-by HTTP status with AvePoint's request-id (HttpHook logs error bodies, which can echo a
-request's values). Every request has a timeout; failures are retried per
-:class:`~avepoint_provider.retry.RetryPolicy`. Onboarding is not idempotent, so after an
+Built on HttpHook through its public methods only: the connection's ``host`` is the Graph URL
+(``base_url``), its extras ``verify``, ``cert`` and ``proxies`` configure the session as they
+do for any HTTP connection, and ``run()``, ``run_with_advanced_retry()`` and ``run_and_check()``
+send authenticated requests to the Graph API. Where HttpHook is weaker for this API the public
+method is overridden: ``get_conn()`` builds one ``requests.Session`` that serves the hook for its
+whole life with one bearer token (HttpHook builds a session per call), no extra ever becomes a
+header and the client id/secret never go out as basic auth; ``check_response()`` types errors by
+HTTP status with AvePoint's request-id (HttpHook logs error bodies, which can echo a request's
+values). Every request has a timeout and none follows a redirect; the customer endpoints retry
+per :class:`~avepoint_provider.retry.RetryPolicy`. Onboarding is not idempotent, so after an
 ambiguous failure the hook looks the customer up in the list endpoint before it POSTs again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import email.utils
+import html
+import itertools
 import json
 import math
-import string
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -31,23 +36,30 @@ import tenacity
 from airflow.providers.http.hooks.http import HttpHook
 from airflow.sdk.log import mask_secret
 from requests.auth import AuthBase
+from urllib3.util import parse_url
 
+from avepoint_provider.accounts import account_key
 from avepoint_provider.errors import (
     AvePointAuthError,
     AvePointBadRequestError,
     AvePointClientError,
+    AvePointConfigError,
     AvePointError,
+    AvePointListingError,
     AvePointMalformedResponseError,
     AvePointNotFoundError,
     AvePointRateLimitedError,
     AvePointTimeBudgetError,
     AvePointTransientError,
 )
+from avepoint_provider.outcomes import decide
 from avepoint_provider.retry import RetryPolicy
-from avepoint_provider.settings import ENVIRONMENTS, AvePointSettings
+from avepoint_provider.settings import ENVIRONMENTS, AvePointSettings, read_private_key_file
 
 if TYPE_CHECKING:
     from avepoint_provider.customer import Customer
+
+__all__ = ["AvePointHook", "OnboardResponse", "account_key"]
 
 ONBOARD_PATH = "/partner/external/v3/general/customers"
 LIST_PATH = "/partner/external/v3/general/customers/batch"
@@ -58,6 +70,11 @@ RETRYABLE_HTTP_STATUSES = frozenset({500, 502, 503, 504})
 TOKEN_LIFETIME = 3600.0
 # A token is renewed this long before AvePoint says it expires (or at 90% of a shorter life).
 TOKEN_RENEWAL_MARGIN = 60.0
+# Test Connection runs in the API server's request: each of its requests waits at most this long.
+TEST_CONNECTION_TIMEOUT = 10.0
+# An echo of a request value cut short is redacted from its first this many characters on.
+REDACT_PREFIX_MIN = 6
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 Page = dict[str, Any]
 PageFetcher = Callable[[int, int, dict[str, Any]], Page]
@@ -68,6 +85,7 @@ class OnboardResponse:
     """What one ``onboard_customer`` call learned. JSON-safe via :meth:`to_dict`."""
 
     api_status: int | None
+    # The reply's id; after a look-up that found the customer, the id the list gives (or None).
     customer_id: str | None
     http_status: int | None
     request_id: str | None
@@ -75,6 +93,10 @@ class OnboardResponse:
     found_by_lookup: bool
     # HTTP requests this call made (token, POSTs and lookups), for the event log.
     requests_made: int
+    # After a reply that does not settle the customer by itself (status 7, or a success without
+    # an id: see avepoint_provider.outcomes.decide), whether the partner's list has the account,
+    # looked up within the same call; None when the reply needed no look-up.
+    listed: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,6 +121,8 @@ class _Call:
     lookup_left: float = math.inf
     # time.monotonic() after which the call starts no request (see AvePointHook.max_call_seconds).
     deadline: float = math.inf
+    # Seconds each request of the call may wait, when not the connection's timeout.
+    timeout: float | None = None
 
 
 class AvePointHook(HttpHook):
@@ -110,7 +134,8 @@ class AvePointHook(HttpHook):
         ``proxies``).
     :param retry_policy: overrides the policy read from the connection.
     :param timeout: overrides the per-request timeout (seconds) read from the connection.
-    :param kwargs: passed to HttpHook (e.g. ``tcp_keep_alive``, ``adapter``).
+    :param kwargs: passed to HttpHook (e.g. ``tcp_keep_alive``, ``adapter``); not ``auth_type``:
+        the hook authenticates with its own bearer token.
     """
 
     conn_name_attr = "avepoint_conn_id"
@@ -118,6 +143,9 @@ class AvePointHook(HttpHook):
     conn_type = "avepoint"
     hook_name = "AvePoint Graph API"
     default_headers = {"Accept": "application/json", "User-Agent": "airflow-provider-avepoint"}
+    # No listing is paged further (100,000 customers at 100 a page): a list that never ends
+    # must not be paged forever. Raise it on the class or an instance for a larger partner.
+    max_list_pages = 1000
 
     def __init__(
         self,
@@ -127,6 +155,8 @@ class AvePointHook(HttpHook):
         timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
+        if kwargs.pop("auth_type", None) is not None:
+            raise TypeError("AvePointHook takes no auth_type: it authenticates with its own bearer token")
         super().__init__(method="POST", http_conn_id=avepoint_conn_id, **kwargs)
         self.avepoint_conn_id = avepoint_conn_id
         self._retry_policy_override = retry_policy
@@ -140,13 +170,20 @@ class AvePointHook(HttpHook):
     def settings(self) -> AvePointSettings:
         settings = AvePointSettings.from_connection(self.get_connection(self.avepoint_conn_id))
         # Register every secret before anything could log it.
-        for secret in (settings.client_secret, settings.private_key):
-            mask_secret(secret)
-        if settings.private_key:
-            for line in settings.private_key.splitlines():
-                if not line.startswith("-----"):
-                    mask_secret(line)
+        mask_secret(settings.client_secret)
+        _mask_private_key(settings.private_key)
         return settings
+
+    @cached_property
+    def _private_key(self) -> str:
+        """The PEM key that signs client assertions: pasted into the connection, or read from
+        ``private_key_path`` when first needed (see :func:`~avepoint_provider.settings.read_private_key_file`)."""
+        settings = self.settings
+        key = settings.private_key or read_private_key_file(
+            self.avepoint_conn_id, settings.private_key_path or ""
+        )
+        _mask_private_key(key)
+        return key
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -172,44 +209,44 @@ class AvePointHook(HttpHook):
     def get_conn(
         self, headers: dict[str, Any] | None = None, extra_options: dict[str, Any] | None = None
     ) -> requests.Session:
-        """The hook's one session: built by HttpHook from the connection on first use, then reused.
+        """The hook's one session, built from the connection on first use, then reused.
 
-        Per-call ``headers``/``extra_options`` would change a session other calls share, so
-        they are refused; the bearer token is added per request.
+        As HttpHook builds it, without what this API must not have: ``verify``, ``cert`` and
+        ``proxies`` from the extras, the hook's ``default_headers``, HttpHook's TCP keep-alive
+        adapter (or the ``adapter`` given), and ``base_url`` set to the Graph URL; but no other
+        extra becomes a header and the session has no auth, so the client secret goes only to
+        the token endpoint. The bearer token is added per request. Per-call ``headers`` and
+        ``extra_options`` would change a session other calls share, so they are refused: give
+        them to :meth:`run`.
         """
         if headers or extra_options:
             raise TypeError("AvePointHook shares one session: pass headers and options per request")
         if self._session is None:
-            self.settings  # noqa: B018 - a bad connection is an AvePointConfigError before HttpHook reads it
-            self._session = super().get_conn()
+            settings = self.settings
+            session = requests.Session()
+            session.headers.update(self.default_headers)
+            session.verify = settings.verify
+            session.cert = settings.cert
+            session.proxies = dict(settings.proxies)
+            adapter = self.adapter or self.keep_alive_adapter
+            if adapter is not None:
+                session.mount("http://", adapter)
+                session.mount("https://", adapter)
+            self.base_url = settings.graph_url
+            self._session = session
         return self._session
 
     @property
     def session(self) -> requests.Session:
         return self.get_conn()
 
-    def _configure_session_from_auth(self, session: requests.Session, connection: Any) -> requests.Session:
-        """No basic auth: the client secret goes only to the token endpoint, never to Graph."""
-        session.auth = None
-        return session
-
-    def _configure_session_from_extra(
-        self, session: requests.Session, connection: Any, extra_options: dict[str, Any]
-    ) -> requests.Session:
-        """``verify``, ``cert`` and ``proxies`` as HttpHook applies them; unlike HttpHook, the other
-        extras (token URL, private key...) never become request headers."""
-        settings = self.settings
-        session.verify = settings.verify
-        session.cert = settings.cert
-        session.proxies = dict(settings.proxies)
-        return session
-
     @cached_property
     def _transport_overrides(self) -> dict[str, Any]:
         """The connection's own ``verify``/``cert``/``proxies``, passed again with every request as
         HttpHook.run_and_check does: requests lets ``REQUESTS_CA_BUNDLE`` and ``*_PROXY`` override
         a session's settings, but not a request's. Settings left at requests' defaults are not
-        passed: the environment applies to them as it would anyway (``make bench``, scenario 6)."""
+        passed, so the workers' environment (a proxy, a CA bundle) applies to them as it would to
+        any HTTP client."""
         settings = self.settings
         overrides: dict[str, Any] = {}
         if settings.verify is not True:
@@ -221,10 +258,52 @@ class AvePointHook(HttpHook):
         return overrides
 
     def check_response(self, response: requests.Response) -> None:
-        """HttpHook's status check without its logging of the body (it may echo request values)."""
-        self._raise_for_status(
-            response, f"AvePoint {response.request.method} {_path(response.url)}", False, ()
+        """HttpHook's status check, typed by status and without logging the body (it may echo
+        request values): a status of 400 or more raises an :class:`~avepoint_provider.errors.AvePointError`."""
+        _raise_for_status(
+            response, f"AvePoint {response.request.method} {_path(response.url)}", self.settings.scope
         )
+
+    # -- HttpHook's request methods, authenticated ---------------------------------------------------
+
+    def run(
+        self,
+        endpoint: str | None = None,
+        data: dict[str, Any] | str | None = None,
+        headers: dict[str, Any] | None = None,
+        extra_options: dict[str, Any] | None = None,
+        **request_kwargs: Any,
+    ) -> requests.Response:
+        """HttpHook.run for the Graph API: one ``self.method`` request to ``endpoint`` on the Graph
+        URL with the bearer token, the connection's timeout and transport settings; a status of
+        400 or more raises the typed error of :meth:`check_response` (unless ``extra_options``
+        has ``"check_response": False``). Not retried: :meth:`run_with_advanced_retry` retries
+        it, and :meth:`onboard_customer` and :meth:`list_customers` retry per the policy.
+
+        ``data`` is sent as the query (GET) or the body (other methods); ``request_kwargs`` go
+        to ``requests.Request`` (e.g. ``json``, ``params``).
+        """
+        session = self.get_conn()
+        payload = (
+            {"params": data} if self.method == "GET" else {} if self.method == "HEAD" else {"data": data}
+        )
+        request = requests.Request(
+            self.method, self.url_from_endpoint(endpoint), headers=headers, **payload, **request_kwargs
+        )
+        return self.run_and_check(session, session.prepare_request(request), extra_options or {})
+
+    def run_and_check(
+        self,
+        session: requests.Session,
+        prepped_request: requests.PreparedRequest,
+        extra_options: dict[str, Any],
+    ) -> requests.Response:
+        """HttpHook.run_and_check, authenticated: a request to the Graph URL's origin gets the
+        bearer token (however it was prepared), and every request the connection's timeout
+        unless ``extra_options`` names one."""
+        if _origin(prepped_request.url or "") == _origin(self.settings.graph_url):
+            prepped_request.prepare_auth(_BearerToken(self.get_token()))
+        return super().run_and_check(session, prepped_request, {"timeout": self.timeout, **extra_options})
 
     def close(self) -> None:
         if self._session is not None:
@@ -245,7 +324,7 @@ class AvePointHook(HttpHook):
     def _request_token(self, call: _Call) -> _Token:
         settings = self.settings
         form = {"grant_type": "client_credentials", "client_id": settings.client_id, "scope": settings.scope}
-        if settings.private_key:
+        if settings.auth_method == "certificate":
             assertion = self._client_assertion()
             mask_secret(assertion)
             form |= {"client_assertion_type": JWT_BEARER, "client_assertion": assertion}
@@ -261,7 +340,7 @@ class AvePointHook(HttpHook):
                 http_status=response.status_code,
                 request_id=_request_id(response),
             )
-        self._raise_for_status(response, f"AvePoint POST {_path(settings.token_url)}", False, ())
+        _raise_for_status(response, f"AvePoint POST {_path(settings.token_url)}", settings.scope)
         body = self._json_body(response, "POST", _path(settings.token_url), ambiguous=False)
         token = body.get("access_token")
         if not isinstance(token, str) or not token:
@@ -285,6 +364,7 @@ class AvePointHook(HttpHook):
         import jwt  # PyJWT; imported here so secret-only setups never pay for it
 
         settings = self.settings
+        key = self._private_key  # a key file is read here, when first needed
         now = int(time.time())
         claims = {
             "iss": settings.client_id,
@@ -296,7 +376,7 @@ class AvePointHook(HttpHook):
             "exp": now + 300,
         }
         try:
-            return jwt.encode(claims, settings.private_key, algorithm="RS256")
+            return jwt.encode(claims, key, algorithm="RS256")
         except (ValueError, TypeError, jwt.exceptions.PyJWTError) as exc:
             raise AvePointAuthError(
                 f"cannot sign a client assertion with the private key of connection "
@@ -316,17 +396,20 @@ class AvePointHook(HttpHook):
             )
         call.requests_made += 1
         session = self.get_conn()
+        timeout = call.timeout or self.timeout
         try:
-            return session.request(method, url, timeout=self.timeout, **self._transport_overrides, **kwargs)
+            response = session.request(
+                method, url, timeout=timeout, allow_redirects=False, **self._transport_overrides, **kwargs
+            )
         except requests.ConnectTimeout:
-            raise AvePointTransientError(f"{what}: could not connect within {self.timeout:g} s") from None
+            raise AvePointTransientError(f"{what}: could not connect within {timeout:g} s") from None
         except requests.exceptions.SSLError:
             raise AvePointTransientError(
                 f"{what}: TLS handshake failed; check the connection's 'verify' (CA bundle) and 'cert'"
             ) from None
         except requests.ReadTimeout:
             raise AvePointTransientError(
-                f"{what}: no response within {self.timeout:g} s", ambiguous=ambiguous_on_failure
+                f"{what}: no response within {timeout:g} s", ambiguous=ambiguous_on_failure
             ) from None
         except requests.exceptions.ProxyError:
             raise AvePointTransientError(f"{what}: the proxy refused or failed the request") from None
@@ -340,6 +423,16 @@ class AvePointHook(HttpHook):
             raise AvePointTransientError(
                 f"{what}: {type(exc).__name__} while reading the response", ambiguous=ambiguous_on_failure
             ) from None
+        if response.is_redirect:
+            # Never followed: a 307/308 would resend the form (the client secret) or the customer
+            # to wherever the Location header points.
+            raise AvePointConfigError(
+                f"{what}: answered with a redirect (HTTP {response.status_code}), which is not followed; "
+                "set the connection to the URL the service answers on",
+                http_status=response.status_code,
+                request_id=_request_id(response),
+            )
+        return response
 
     def _call(
         self,
@@ -367,7 +460,9 @@ class AvePointHook(HttpHook):
             )
         what = f"AvePoint {method} {path}"
         try:
-            self._raise_for_status(response, what, ambiguous_on_failure, redact, token_renewed=True)
+            _raise_for_status(
+                response, what, self.settings.scope, ambiguous_on_failure, redact, token_renewed=True
+            )
             return self._json_body(response, method, path, ambiguous=ambiguous_on_failure), response
         except ValueError as exc:
             # Unforeseen: the request was answered, so a POST may have been acted on.
@@ -377,45 +472,6 @@ class AvePointHook(HttpHook):
                 http_status=response.status_code,
                 request_id=_request_id(response),
             ) from None
-
-    def _raise_for_status(
-        self,
-        response: requests.Response,
-        what: str,
-        ambiguous_on_failure: bool,
-        redact: Sequence[str],
-        *,
-        token_renewed: bool = False,
-    ) -> None:
-        """A typed error for a status of 400 or more: retry decisions look at its class, not a text."""
-        status = response.status_code
-        if status < 400:
-            return
-        meta = {"http_status": status, "request_id": _request_id(response)}
-        if status == 401:
-            renewed = " even after renewing it" if token_renewed else ""
-            raise AvePointAuthError(f"{what}: the bearer token was refused{renewed}", **meta)
-        if status == 403:
-            raise AvePointAuthError(
-                f"{what}: access refused; does the app have scope {self.settings.scope!r} and admin consent?",
-                **meta,
-            )
-        if status == 429:
-            raise AvePointRateLimitedError(
-                f"{what}: rate limit exceeded", retry_after=_retry_after(response), **meta
-            )
-        if status in RETRYABLE_HTTP_STATUSES:
-            raise AvePointTransientError(f"{what}: server error", ambiguous=ambiguous_on_failure, **meta)
-        if status == 400:
-            field, reason = _bad_request_details(response, redact)
-            raise AvePointBadRequestError(
-                f"{what}: invalid parameters" + (f" ({reason})" if reason else ""), field=field, **meta
-            )
-        if status == 404:
-            raise AvePointNotFoundError(f"{what}: not found; check the connection's Graph URL", **meta)
-        if status < 500:
-            raise AvePointClientError(f"{what}: request refused", **meta)
-        raise AvePointError(f"{what}: unexpected server error", **meta)
 
     @staticmethod
     def _json_body(response: requests.Response, method: str, path: str, *, ambiguous: bool) -> dict[str, Any]:
@@ -463,9 +519,14 @@ class AvePointHook(HttpHook):
         non-ambiguous :class:`~avepoint_provider.errors.AvePointTransientError` (with
         ``may_have_reached`` as it stands), which a caller treats as "try again later".
 
-        The call takes at most :meth:`max_call_seconds`: lookups stop after the policy's
-        ``lookup_max_elapsed`` in all, and no request starts once ``max_elapsed`` plus that has
-        passed; either raises a non-retried :class:`~avepoint_provider.errors.AvePointTimeBudgetError`.
+        A reply that does not settle the customer by itself (status 7 "already exists", or a
+        success without an id) is followed by a look-up in the same call: ``listed`` says
+        whether the partner's list has the account, and ``customer_id`` is then its listed id.
+
+        The call takes at most :meth:`max_call_seconds`: lookups (before a send and after a
+        reply) stop after the policy's ``lookup_max_elapsed`` in all, and no request starts once
+        ``max_elapsed`` plus that has passed; either raises a non-retried
+        :class:`~avepoint_provider.errors.AvePointTimeBudgetError`.
 
         Every :class:`~avepoint_provider.errors.AvePointError` raised here carries
         ``requests_made`` and ``may_have_reached`` (see that class).
@@ -479,8 +540,22 @@ class AvePointHook(HttpHook):
             lookup_left=policy.lookup_max_elapsed,
             deadline=time.monotonic() + policy.max_elapsed + policy.lookup_max_elapsed,
         )
+        account = customer.registration_account
         try:
-            return self._retrying()(self._onboard_attempt, call, customer.registration_account, body, redact)
+            response = self._retrying()(self._onboard_attempt, call, account, body, redact)
+            if response.found_by_lookup or not decide(response.api_status, response.customer_id).needs_lookup:
+                return response
+            # The reply alone does not settle the customer: look it up within this call's bound.
+            found = self._retrying()(self._lookup, call, account)
+            if found is None:
+                return dataclasses.replace(response, listed=False, requests_made=call.requests_made)
+            listed_id = found.get("id")
+            return dataclasses.replace(
+                response,
+                listed=True,
+                customer_id=str(listed_id) if listed_id else None,
+                requests_made=call.requests_made,
+            )
         except AvePointError as exc:
             error = exc
         except ValueError as exc:
@@ -564,11 +639,15 @@ class AvePointHook(HttpHook):
     def find_customer_by_account(self, account: str) -> dict[str, Any] | None:
         """The partner's first customer whose ``ownerEmail`` is ``account``, or None.
 
-        Compared as :func:`account_key` does. The API has no filter by e-mail, so this pages
-        through the whole list. The customer is returned as listed, possibly without an ``id``
-        (the list does not promise one); a caller must not take that as onboarded-with-id.
+        Compared as :func:`~avepoint_provider.accounts.account_key` does. The API has no filter
+        by e-mail, so this pages through the list, within the policy's ``lookup_max_elapsed``
+        (past it, an :class:`~avepoint_provider.errors.AvePointTimeBudgetError`). The customer
+        is returned as listed, possibly without an ``id`` (the list does not promise one); a
+        caller must not take that as onboarded-with-id.
         """
-        return self._find(account, partial(self._list_page, _Call()))
+        return self._retrying()(
+            self._lookup, _Call(lookup_left=self.retry_policy.lookup_max_elapsed), account
+        )
 
     def _find(self, account: str, fetch_page: PageFetcher) -> dict[str, Any] | None:
         wanted = account_key(account)
@@ -577,25 +656,42 @@ class AvePointHook(HttpHook):
                 return customer
         return None
 
-    @staticmethod
     def _customers(
-        fetch_page: PageFetcher, page_size: int, customer_ids: Sequence[str] | None
+        self, fetch_page: PageFetcher, page_size: int, customer_ids: Sequence[str] | None
     ) -> Iterator[dict[str, Any]]:
+        """The listed customers, each once, page by page until a short page or the pages that
+        hold the ``totalCount``; a list that goes past :attr:`max_list_pages`, or a page that
+        brings nobody new (a server ignoring ``pageIndex``), raises :class:`AvePointListingError`."""
         body = {"customerIds": list(customer_ids)} if customer_ids else {}
-        page_index, seen = 1, 0
-        while True:
+        seen: set[str] = set()
+        for page_index in itertools.count(1):
+            if page_index > self.max_list_pages:
+                raise AvePointListingError(
+                    f"AvePoint POST {LIST_PATH}: the customer list did not end within "
+                    f"{self.max_list_pages} pages of {page_size}; not paged further"
+                )
             page = fetch_page(page_index, page_size, body)
             items = page.get("data")
-            if not isinstance(items, list):
+            if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
                 raise AvePointMalformedResponseError(
-                    f"AvePoint POST {LIST_PATH}: the reply has no 'data' list"
+                    f"AvePoint POST {LIST_PATH}: the reply has no 'data' list of customers"
                 )
-            yield from items
-            seen += len(items)
+            new = []
+            for item in items:
+                identity = _listing_identity(item)
+                if identity not in seen:
+                    seen.add(identity)
+                    new.append(item)
+            if items and not new:
+                raise AvePointListingError(
+                    f"AvePoint POST {LIST_PATH}: page {page_index} repeats customers already listed; "
+                    "the list does not page as documented"
+                )
+            yield from new
             total = (page.get("metadata") or {}).get("totalCount")
-            if not items or len(items) < page_size or (isinstance(total, int) and seen >= total):
+            counted = isinstance(total, int) and not isinstance(total, bool)
+            if len(items) < page_size or (counted and page_index * page_size >= total):
                 return
-            page_index += 1
 
     def _list_page(self, call: _Call, page_index: int, page_size: int, body: dict[str, Any]) -> Page:
         """One page of the customer list, retried per the policy."""
@@ -616,16 +712,18 @@ class AvePointHook(HttpHook):
     def test_connection(self) -> tuple[bool, str]:
         """Get a token and list one customer: proves URL, credentials and scope.
 
-        Refuses first when the credentials could reach someone the tester chose: see
-        :meth:`_untrusted_destination`.
+        Airflow runs this in its API server with the stored secret and the tester's form, so it
+        first refuses when the credentials could reach someone the tester chose (see
+        :func:`_untrusted_destination`); only then is a ``private_key_path`` read; and each of
+        the two requests waits at most 10 s, without retries.
         """
-        call = _Call()
         try:
-            problem = self._untrusted_destination()
+            problem = _untrusted_destination(self.settings)
             if problem:
                 return False, f"Test refused: {problem}"
+            call = _Call(timeout=min(self.timeout, TEST_CONNECTION_TIMEOUT))
             self._current_token(call, force_refresh=True)
-            page = self._list_page(call, 1, 1, {})
+            page = self._list_page_once(call, 1, 1, {})
         except AvePointError as exc:
             return False, str(exc)
         total = (page.get("metadata") or {}).get("totalCount")
@@ -634,40 +732,79 @@ class AvePointHook(HttpHook):
             f"{total if total is not None else 'an unknown number of'} customers visible"
         )
 
-    def _untrusted_destination(self) -> str | None:
-        """Why testing must not send this connection's credentials, or None when it may.
 
-        Airflow's API server tests a connection with the *stored* password (and masked extras)
-        whenever the form keeps the stored host and port; everything else in the form, the
-        extras included, is the tester's. So the stored secret, or an assertion signed with the
-        stored key, may only go where the tester cannot point it: AvePoint's documented identity
-        endpoints, or the origin (scheme, host, port) of the Graph URL, which is the stored host
-        (or, empty, an AvePoint URL). And no tester-chosen proxy may read them in transit: with
-        ``proxies`` set, both URLs must be https with certificate checks on. Onboarding itself is
-        not bound by this: a saved connection is trusted as saved.
-        """
-        settings = self.settings
-        documented = {env.token_url for env in ENVIRONMENTS.values()}
-        if settings.token_url.rstrip("/") not in documented and _origin(settings.token_url) != _origin(
-            settings.graph_url
-        ):
+def _untrusted_destination(settings: AvePointSettings) -> str | None:
+    """Why Test Connection must not send this connection's credentials, or None when it may.
+
+    Airflow's API server tests a connection with the *stored* password (and masked extras)
+    whenever the form keeps the stored host and port; everything else in the form, the extras
+    included, is the tester's. So the stored secret, or an assertion signed with the stored key,
+    may only go where the tester cannot point it: AvePoint's documented identity endpoints, or
+    the origin (scheme, host, port) of the Graph URL, which is the stored host (or, empty, an
+    AvePoint URL). Origins are compared as requests sends the request (urllib3's parser), and a
+    URL that parsers could read differently (a backslash, user info, whitespace, a non-ASCII
+    character) is refused outright. No tester-chosen proxy may read the credentials in transit:
+    with ``proxies`` set, both URLs must be https with certificate checks on. Onboarding itself
+    is not bound by this: a saved connection is trusted as saved.
+    """
+    for label, url in (("token URL", settings.token_url), ("Graph URL", settings.graph_url)):
+        if not _plain_url(url):
             return (
-                f"the token URL (host {urlsplit(settings.token_url).hostname}) is neither AvePoint's "
-                "documented identity service nor on the Graph URL's host, and Airflow tests with the "
-                "saved secret. Use a documented token URL, or test by running a task."
+                f"the {label} must be a plain URL (ASCII, no whitespace, backslash or user info), "
+                "as every URL parser reads it alike."
             )
-        cleartext = [
-            url for url in (settings.token_url, settings.graph_url) if urlsplit(url).scheme != "https"
-        ]
-        if settings.proxies and (cleartext or settings.verify is False):
-            return (
-                "with 'proxies' set, the token and Graph URLs must be https with 'verify' on, or the "
-                "proxy could read the saved secret."
-            )
-        return None
+    documented = {env.token_url for env in ENVIRONMENTS.values()}
+    token_origin = _origin(settings.token_url)
+    if settings.token_url.rstrip("/") not in documented and token_origin != _origin(settings.graph_url):
+        return (
+            f"the token URL (host {token_origin[1]}) is neither AvePoint's documented identity "
+            "service nor on the Graph URL's host, and Airflow tests with the saved secret. Use a "
+            "documented token URL, or test by running a task."
+        )
+    cleartext = [url for url in (settings.token_url, settings.graph_url) if _origin(url)[0] != "https"]
+    if settings.proxies and (cleartext or settings.verify is False):
+        return (
+            "with 'proxies' set, the token and Graph URLs must be https with 'verify' on, or the "
+            "proxy could read the saved secret."
+        )
+    return None
 
 
-_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+def _plain_url(url: str) -> bool:
+    """True for a URL of printable ASCII without whitespace, backslash or user info."""
+    if not all(char.isascii() and char.isprintable() and not char.isspace() and char != "\\" for char in url):
+        return False
+    return "@" not in urlsplit(url).netloc
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    """Scheme, host and port (defaulted) of ``url`` as requests sends a request to it: prepared
+    by requests, then split by urllib3, whose reading decides where the request goes."""
+    prepared = requests.PreparedRequest()
+    try:
+        prepared.prepare_url(url, None)
+    except (requests.RequestException, ValueError):
+        return "", None, None
+    parts = parse_url(prepared.url or "")
+    scheme = (parts.scheme or "").lower()
+    return scheme, (parts.host or "").lower() or None, parts.port or DEFAULT_PORTS.get(scheme)
+
+
+def _listing_identity(customer: dict[str, Any]) -> str:
+    """What makes a listed customer the same one on another page: its id, or all it shows."""
+    customer_id = customer.get("id")
+    if customer_id not in (None, ""):
+        return f"id:{customer_id}"
+    return "item:" + json.dumps(customer, sort_keys=True, default=str)
+
+
+def _mask_private_key(key: str | None) -> None:
+    """Register a PEM key, and each of its lines, with Airflow's secrets masker."""
+    if key:
+        mask_secret(key)
+        for line in key.splitlines():
+            if not line.startswith("-----"):
+                mask_secret(line)
 
 
 class _BearerToken(AuthBase):
@@ -689,27 +826,48 @@ def _credentials_in_form(request: requests.PreparedRequest) -> requests.Prepared
     return request
 
 
-def account_key(account: str) -> str:
-    """An e-mail address as compared with AvePoint's list: trimmed, ASCII letters lowered, nothing else.
-
-    AvePoint documents no rule; every case-insensitive comparison it could use treats A-Z and
-    a-z alike, and domains are ASCII. Unicode folding (``casefold``: ``straße`` is ``strasse``;
-    ``lower``: the Kelvin sign is ``k``) could equate two different accounts, and a false
-    match records a customer as onboarded that never was. A missed match is the safe side:
-    the POST that follows gets AvePoint's "already exists" instead of a duplicate.
-    """
-    return account.strip().translate(_ASCII_LOWER)
-
-
 def _path(url: str) -> str:
     return urlsplit(url).path or "/"
 
 
-def _origin(url: str) -> tuple[str, str | None, int | None]:
-    """Scheme, host and port (defaulted) of a URL: where a request to it really goes."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    return scheme, parts.hostname, parts.port or {"http": 80, "https": 443}.get(scheme)
+def _raise_for_status(
+    response: requests.Response,
+    what: str,
+    scope: str,
+    ambiguous_on_failure: bool = False,
+    redact: Sequence[str] = (),
+    *,
+    token_renewed: bool = False,
+) -> None:
+    """A typed error for a status of 400 or more: retry decisions look at its class, not a text."""
+    status = response.status_code
+    if status < 400:
+        return
+    meta = {"http_status": status, "request_id": _request_id(response)}
+    if status == 401:
+        renewed = " even after renewing it" if token_renewed else ""
+        raise AvePointAuthError(f"{what}: the bearer token was refused{renewed}", **meta)
+    if status == 403:
+        raise AvePointAuthError(
+            f"{what}: access refused; does the app have scope {scope!r} and admin consent?",
+            **meta,
+        )
+    if status == 429:
+        raise AvePointRateLimitedError(
+            f"{what}: rate limit exceeded", retry_after=_retry_after(response), **meta
+        )
+    if status in RETRYABLE_HTTP_STATUSES:
+        raise AvePointTransientError(f"{what}: server error", ambiguous=ambiguous_on_failure, **meta)
+    if status == 400:
+        field, reason = _bad_request_details(response, redact)
+        raise AvePointBadRequestError(
+            f"{what}: invalid parameters" + (f" ({reason})" if reason else ""), field=field, **meta
+        )
+    if status == 404:
+        raise AvePointNotFoundError(f"{what}: not found; check the connection's Graph URL", **meta)
+    if status < 500:
+        raise AvePointClientError(f"{what}: request refused", **meta)
+    raise AvePointError(f"{what}: unexpected server error", **meta)
 
 
 def _request_id(response: requests.Response) -> str | None:
@@ -778,17 +936,50 @@ def _bad_request_details(response: requests.Response, redact: Sequence[str]) -> 
 
 
 def _redacted(text: str, values: Sequence[str]) -> str:
-    """``text`` with each request value (of 3+ characters) replaced, raw or JSON-escaped.
+    """``text`` with each request value (of 3+ characters) replaced by ``[redacted]``.
 
-    AvePoint may echo the request body as JSON text, where a backslash or quote in a value
-    appears escaped, so the escaped forms are searched too, longest first.
+    AvePoint may echo a request value in many shapes: as sent, JSON-escaped (a backslash or
+    quote in a value appears escaped), in another letter case, HTML-escaped (in any entity
+    style: the text is searched again once unescaped), or cut short (any first 6 or more of
+    its characters).
     """
-    forms = {
-        form
-        for value in values
-        if len(value) >= 3
-        for form in (value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1])
-    }
-    for form in sorted(forms, key=len, reverse=True):
-        text = text.replace(form, "[redacted]")
-    return text
+    forms = {form for value in values if len(value) >= 3 for form in _echo_forms(value)}
+    text = _redact_forms(text, forms)
+    unescaped = html.unescape(text)
+    return text if unescaped == text else _redact_forms(unescaped, forms)
+
+
+def _echo_forms(value: str) -> Iterator[str]:
+    for form in (value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]):
+        # Compared without regard to case below; these catch case mappings that change length (ß, SS).
+        yield from (form, form.upper(), form.lower())
+
+
+def _redact_forms(text: str, forms: set[str]) -> str:
+    spans = []
+    for form in forms:
+        head = form[:REDACT_PREFIX_MIN]
+        for match in re.finditer(re.escape(head), text, re.IGNORECASE):
+            end = match.end()
+            # Extend the match over as much more of the form as the text echoes.
+            for char in form[len(head) :]:
+                if end < len(text) and _same_letter(text[end], char):
+                    end += 1
+                else:
+                    break
+            spans.append((match.start(), end))
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    pieces, last = [], 0
+    for start, end in merged:
+        pieces += [text[last:start], "[redacted]"]
+        last = end
+    return "".join(pieces) + text[last:]
+
+
+def _same_letter(one: str, other: str) -> bool:
+    return one == other or one.lower() == other.lower() or one.upper() == other.upper()

@@ -10,19 +10,35 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, XComArg
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from avepoint_provider.errors import AvePointError
-    from avepoint_provider.hooks.avepoint import AvePointHook, OnboardResponse
+    from avepoint_provider.hooks.avepoint import OnboardResponse
     from avepoint_provider.outcomes import Outcome
     from avepoint_provider.store import OnboardingStore
 
 # AvePointHook.default_conn_name, spelled out so that parsing the DAG does not import the hook.
 DEFAULT_AVEPOINT_CONN_ID = "avepoint_default"
+
+
+# Outcomes a person must act on: the task ends failed (red in the grid) once the outcome is recorded.
+NEEDS_HUMAN = frozenset({"rejected", "conflict", "failed", "invalid"})
+
+
+class CustomerNeedsHuman(AirflowFailException):
+    """The customer's outcome is recorded and needs a person (rejected, conflict, failed, invalid).
+
+    Raised after the store holds the outcome, so the task shows failed in the grid, is not retried,
+    and the run, whose job this was, goes on. ``outcome`` is the task's result (also its XCom).
+    """
+
+    def __init__(self, message: str, outcome: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.outcome = outcome
 
 
 class AvePointOnboardCustomerOperator(BaseOperator):
@@ -34,37 +50,84 @@ class AvePointOnboardCustomerOperator(BaseOperator):
     recorded in the store before the task succeeds. A customer that an earlier attempt may
     have created is looked up in AvePoint's list before it is sent again.
 
-    :param customer_key: the customer's key in the store.
+    Nothing is a template: the key and the label are data (a warehouse row's, mapped through XCom),
+    and Airflow renders a mapped task's template fields, XCom values included. A key given as an
+    upstream task's output (an ``XComArg``) is resolved at execute time, never rendered.
+
+    :param customer_key: the customer's key in the store, or an upstream task's output holding it.
     :param store: where attempts and outcomes are kept (see :mod:`avepoint_provider.store`).
-    :param customer_label: what a person sees for this task (e.g. key and organization); no secrets.
+    :param customer_label: what a person sees for this task (e.g. key and organization), plain text;
+        no secrets. The task's :attr:`label` adds the outcome once it is known.
     :param avepoint_conn_id: the ``avepoint`` connection.
     :param max_attempts: attempts after which a ``retry`` outcome becomes ``failed``.
+    :param fail_when_needs_human: end the task failed (not retried, see :class:`CustomerNeedsHuman`)
+        once an outcome a person must act on is recorded, so the grid tells it apart from a done one.
     :return: :meth:`~avepoint_provider.outcomes.OnboardOutcome.to_dict`: ``customer_key``, ``outcome``,
         ``status``, ``reason``, ``attempt``, ``api_status``, ``avepoint_customer_id``,
         ``http_status``, ``request_id``.
     """
 
-    template_fields: Sequence[str] = ("customer_key", "customer_label", "max_attempts")
+    template_fields: Sequence[str] = ()
     ui_color = "#e8f4fd"
 
     def __init__(
         self,
         *,
-        customer_key: str,
+        customer_key: str | XComArg,
         store: OnboardingStore,
         customer_label: str | None = None,
         avepoint_conn_id: str = DEFAULT_AVEPOINT_CONN_ID,
         max_attempts: int = 5,
+        fail_when_needs_human: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.customer_key = customer_key
         self.store = store
-        self.customer_label = customer_label or customer_key
+        self.customer_label = customer_label
         self.avepoint_conn_id = avepoint_conn_id
         self.max_attempts = max_attempts
+        self.fail_when_needs_human = fail_when_needs_human
+        # The status the customer ended in (or what stopped the task), once known: for the label.
+        self.outcome: str | None = None
+        # An upstream task's output: that task runs first (Airflow does this for template fields only).
+        XComArg.apply_upstream_relationship(self, customer_key)
+
+    @property
+    def label(self) -> str:
+        """``<customer_label> — <outcome>``: what ``map_index_template="{{ task.label }}"`` shows.
+
+        Airflow renders that template after execute, so the outcome appears once the task has run.
+        The text is inserted as is, never rendered itself.
+        """
+        label = self.customer_label or (
+            "" if isinstance(self.customer_key, XComArg) else str(self.customer_key)
+        )
+        return f"{label} — {self.outcome}" if self.outcome else label
 
     def execute(self, context: Context) -> dict[str, Any]:
+        if isinstance(self.customer_key, XComArg):
+            self.customer_key = self.customer_key.resolve(context)
+        key = str(self.customer_key)
+        try:
+            result = self._onboard(key, context)
+        except AirflowSkipException:
+            self.outcome = self.outcome or "not sent"
+            raise
+        except BaseException:
+            self.outcome = self.outcome or "error"
+            raise
+        self.outcome = result["status"]
+        if self.fail_when_needs_human and result["status"] in NEEDS_HUMAN:
+            context["ti"].xcom_push(key="return_value", value=result)
+            raise CustomerNeedsHuman(
+                f"Customer {key} needs a human: {result['status']} — {result['reason']}. The outcome is "
+                "recorded; this task is marked failed so that the grid shows it, and is not retried.",
+                result,
+            )
+        return result
+
+    def _onboard(self, key: str, context: Context) -> dict[str, Any]:
         from airflow.sdk.log import mask_secret
 
         from avepoint_provider.errors import CONFIGURATION_ERRORS, AvePointError
@@ -74,7 +137,6 @@ class AvePointOnboardCustomerOperator(BaseOperator):
 
         run_id = context["run_id"]
         try_number = context["ti"].try_number
-        key = str(self.customer_key)
         max_attempts = int(self.max_attempts)
 
         try:
@@ -94,7 +156,10 @@ class AvePointOnboardCustomerOperator(BaseOperator):
         except UnknownCustomer as exc:
             raise AirflowFailException(f"Customer {key}: {exc}") from None
         if attempt is None:
-            return self._already_settled(key, run_id)
+            try:
+                return self._already_settled(key, run_id)
+            except UnknownCustomer as exc:
+                raise AirflowFailException(f"Customer {key}: {exc}") from None
         customer = attempt.customer
         mask_secret(customer.password)
         self.log.info(
@@ -115,7 +180,7 @@ class AvePointOnboardCustomerOperator(BaseOperator):
         customer_id = None
         try:
             response = hook.onboard_customer(customer, check_existing_first=attempt.number > 1)
-            outcome, reason, customer_id = self._interpret(hook, response, customer.registration_account)
+            outcome, reason, customer_id = self._interpret(response)
         except CONFIGURATION_ERRORS as exc:
             # The connection is wrong, not the customer: the customer goes back untouched, the run stops.
             self._stop_run(key, run_id, try_number, exc, posted=response is not None)
@@ -155,10 +220,9 @@ class AvePointOnboardCustomerOperator(BaseOperator):
         self.log.info("Outcome for customer %s: %s — %s", key, status, reason)
         return result.to_dict()
 
-    def _interpret(
-        self, hook: AvePointHook, response: OnboardResponse, account: str
-    ) -> tuple[Outcome, str, str | None]:
-        """Outcome, reason and AvePoint id for a reply, asking the list endpoint where needed."""
+    def _interpret(self, response: OnboardResponse) -> tuple[Outcome, str, str | None]:
+        """Outcome, reason and AvePoint id for a reply (and the look-up the hook made when the reply
+        alone does not settle the customer)."""
         from avepoint_provider.outcomes import Outcome, decide, describe
 
         if response.found_by_lookup:
@@ -173,11 +237,10 @@ class AvePointOnboardCustomerOperator(BaseOperator):
         decision = decide(response.api_status, response.customer_id)
         if not decision.needs_lookup:
             return decision.outcome, decision.reason, response.customer_id
-        self.log.info("Looking the account up in this partner's customer list")
-        found = hook.find_customer_by_account(account)
-        if found is not None:
-            found_id = str(found["id"]) if found.get("id") else None
-            return _listed(found_id, f"{decision.reason}, and it is in this partner's customer list")
+        if response.listed:
+            return _listed(
+                response.customer_id, f"{decision.reason}, and it is in this partner's customer list"
+            )
         if decision.outcome == Outcome.CONFLICT:
             return (
                 Outcome.CONFLICT,
@@ -217,6 +280,7 @@ class AvePointOnboardCustomerOperator(BaseOperator):
             try_number=try_number,
             stop_message=f"{type(error).__name__}: {error}",
         )
+        self.outcome = "stopped"
         raise AirflowFailException(
             f"Customer {key}: {error}. Fix the {self.avepoint_conn_id!r} connection; "
             f"the customer went back to {back_to or 'its previous state'} and the run stops."

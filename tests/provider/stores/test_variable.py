@@ -3,7 +3,7 @@
 Airflow's ``Variable.set`` works only inside a task (through the Task SDK), so here the Variable
 API is replaced by a dict that stores what Airflow would store (JSON text); the password comes
 from a real Connection defined as an ``AIRFLOW_CONN_*`` variable. The example DAG's end-to-end
-test (test_example_dag.py) runs the same store on real Variables.
+test (example_dags/test_example_avepoint_onboard_customer.py) runs the same store on real Variables.
 """
 
 from __future__ import annotations

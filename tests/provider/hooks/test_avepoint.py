@@ -1,11 +1,14 @@
-"""AvePointHook with the HTTP layer faked in-process: retry policy, tokens, reconciliation, errors."""
+"""AvePointHook's calls: retries, reconciliation after ambiguous failures, tokens, listing, errors,
+logging and the HttpHook request methods it inherits. The HTTP layer is faked in-process; tests
+marked ``integration`` run against the real sandbox server."""
 
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import math
-from urllib.parse import urlsplit
+import time
 
 import pytest
 import requests
@@ -21,9 +24,12 @@ from avepoint_provider.errors import (
     AvePointRateLimitedError,
     AvePointTransientError,
 )
+from avepoint_provider.hooks.avepoint import AvePointHook
 from avepoint_provider.retry import RetryPolicy
-from tests.conftest import FAKE_GRAPH, set_connection
+from avepoint_sandbox import SandboxConfig, SandboxServer
+from tests.conftest import FAKE_GRAPH, avepoint_connection, set_connection
 from tests.support.fake_http import LIST_PATH, ONBOARD_PATH, TOKEN_PATH, Reply, customer_page
+from tests.support.reference import EAST_US
 
 PASSWORD = "Customer-Pa55word!"
 CUSTOMER = Customer(
@@ -40,6 +46,18 @@ CREATED = Reply(body={"id": "cust-1", "status": 1})
 
 def listed(*accounts: str) -> list[dict]:
     return [{"id": f"id-{a}", "ownerEmail": a, "organization": "x"} for a in accounts]
+
+
+def customer(n: int) -> Customer:
+    return Customer(
+        first_name="Ann",
+        last_name="Lee",
+        organization_name=f"Org {n}",
+        registration_account=f"user{n}@contoso.example",
+        country_code="US",
+        data_center=EAST_US,
+        password=f"Hook-Pw-{n}-secret",
+    )
 
 
 # -- retry policy: one test per row --------------------------------------------------------------
@@ -174,6 +192,53 @@ def test_policy_is_configurable_from_the_connection(fake_avepoint):
     assert all(s.timeout == 4 for s in fake_avepoint.sent)
 
 
+# -- Retry-After values that are not usable numbers --------------------------------------
+
+
+def strict_sleep(waits: list[float]):
+    """Records waits and refuses what ``time.sleep`` refuses (NaN, negative, overflowing)."""
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"sleep length {seconds!r}")
+
+    return sleep
+
+
+CAPPED = (3.0, 3.0)  # the policy's retry_after_cap below
+BACKOFF = (0.5, 1.0)  # its exponential backoff: 0.5 s plus up to 0.5 s of jitter
+
+
+@pytest.mark.parametrize(
+    ("header", "bounds"),
+    [
+        ("nan", BACKOFF),
+        ("-nan", BACKOFF),
+        ("-5", BACKOFF),
+        ("-inf", BACKOFF),
+        ("inf", CAPPED),
+        ("1e400", CAPPED),
+        ("99999999999999999999999", CAPPED),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", CAPPED),
+        ("Mon, 99 Foo 2020 99:99:99 GMT", BACKOFF),
+        ("soon", BACKOFF),
+    ],
+)
+def test_retry_after_that_is_not_a_usable_number_is_absent_or_capped(
+    fake_avepoint, monkeypatch, header, bounds
+):
+    hook = fake_avepoint.make_hook(
+        policy=RetryPolicy(initial_backoff=0.5, max_backoff=0.5, retry_after_cap=3)
+    )
+    waits: list[float] = []
+    monkeypatch.setattr("avepoint_provider.retry.time.sleep", strict_sleep(waits))
+    fake_avepoint.queue(ONBOARD_PATH, Reply(status=429, headers={"Retry-After": header}), CREATED)
+    assert hook.onboard_customer(CUSTOMER).api_status == 1
+    (wait,) = waits
+    assert bounds[0] <= wait <= bounds[1]
+
+
 # -- ambiguous failures: never POST twice what may exist ---------------------------------------
 
 
@@ -233,7 +298,83 @@ def test_malformed_reply_is_a_transient_ambiguous_error(fake_avepoint):
     assert raised.value.ambiguous and raised.value.retryable
 
 
-# -- tokens ---------------------------------------------------------------------------------------
+@pytest.mark.integration
+@pytest.mark.parametrize("lost", ["drop", "500"])
+def test_a_lost_response_creates_the_customer_exactly_once(sandbox, lost):
+    sandbox.script("user1@contoso.example", [{"lost": lost}])
+    result = AvePointHook().onboard_customer(customer(1))
+    assert result.found_by_lookup
+    inspect = sandbox.inspect()
+    assert inspect["creations_per_account"] == {"user1@contoso.example": 1}
+    assert inspect["posts_per_account"] == {"user1@contoso.example": 1}
+    assert result.customer_id == inspect["customers"][0]["id"]
+
+
+@pytest.mark.integration
+def test_a_timeout_is_retried_and_reconciled(sandbox, monkeypatch):
+    set_connection(monkeypatch, "avepoint_default", **avepoint_connection(sandbox.server, timeout=0.3))
+    sandbox.script("user1@contoso.example", [{"hang": 0.6}])
+    result = AvePointHook().onboard_customer(customer(1))
+    assert result.api_status == 1 and not result.found_by_lookup
+    assert sandbox.inspect()["posts_per_account"] == {"user1@contoso.example": 2}
+
+
+def test_a_listed_customer_without_an_id_is_not_reported_onboarded(fake_avepoint):
+    hook = fake_avepoint.make_hook(policy=RetryPolicy(max_attempts=2))
+    fake_avepoint.queue(ONBOARD_PATH, requests.ReadTimeout("lost"), CREATED)
+    fake_avepoint.queue(LIST_PATH, customer_page([{"ownerEmail": "ann@contoso.example"}], 1, 100))
+    with pytest.raises(AvePointTransientError, match="listed without an id") as raised:
+        hook.onboard_customer(CUSTOMER)
+    assert not raised.value.ambiguous and raised.value.may_have_reached
+    assert len(fake_avepoint.sent_to(ONBOARD_PATH)) == 1  # listed: never POSTed again
+
+
+def test_a_listed_customer_whose_id_appears_on_a_later_lookup_is_found(fake_avepoint):
+    hook = fake_avepoint.make_hook(policy=RetryPolicy(max_attempts=3))
+    fake_avepoint.queue(ONBOARD_PATH, requests.ReadTimeout("lost"))
+    fake_avepoint.queue(
+        LIST_PATH,
+        customer_page([{"ownerEmail": "ann@contoso.example"}], 1, 100),
+        customer_page(listed("ann@contoso.example"), 1, 100),
+    )
+    result = hook.onboard_customer(CUSTOMER)
+    assert (result.found_by_lookup, result.customer_id) == (True, "id-ann@contoso.example")
+
+
+@pytest.mark.parametrize(
+    ("reply", "listing", "expected"),
+    [
+        ({"status": 7}, listed("ann@contoso.example"), (True, "id-ann@contoso.example")),
+        ({"status": 7}, listed("other@x.example"), (False, None)),
+        (
+            {"status": 1},
+            listed("ann@contoso.example"),
+            (True, "id-ann@contoso.example"),
+        ),  # no id in the reply
+    ],
+    ids=["exists-and-listed", "exists-elsewhere", "created-without-an-id"],
+)
+def test_a_reply_that_does_not_settle_the_customer_is_looked_up_within_the_call(
+    fake_avepoint, reply, listing, expected
+):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(ONBOARD_PATH, Reply(body=reply))
+    fake_avepoint.queue(LIST_PATH, customer_page(listing, 1, 100))
+    result = hook.onboard_customer(CUSTOMER)
+    assert (result.api_status, result.found_by_lookup) == (reply["status"], False)
+    assert (result.listed, result.customer_id) == expected
+    assert result.requests_made == 3  # token, POST, one page
+
+
+def test_a_settled_reply_is_not_looked_up(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(ONBOARD_PATH, CREATED)
+    result = hook.onboard_customer(CUSTOMER)
+    assert (result.listed, result.customer_id) == (None, "cust-1")
+    assert fake_avepoint.sent_to(LIST_PATH) == []
+
+
+# -- tokens ------------------------------------------------------------------------------------
 
 
 def test_token_is_cached_for_the_hooks_life(fake_avepoint):
@@ -271,39 +412,108 @@ def test_refused_credentials_are_an_auth_error_naming_the_oauth_error(fake_avepo
     assert "client-secret-value-1" not in str(raised.value)
 
 
-def test_session_is_reused(fake_avepoint):
+@pytest.mark.parametrize("lifetime", ["nan", "inf", -60, 0])
+def test_a_token_lifetime_that_is_not_a_usable_number_means_the_documented_hour(
+    fake_avepoint, monkeypatch, lifetime
+):
     hook = fake_avepoint.make_hook()
-    assert hook.get_conn() is hook.get_conn() is hook.session
-
-
-def test_extras_never_become_headers_and_the_secret_is_never_basic_auth(fake_avepoint):
-    hook = fake_avepoint.make_hook(
-        extra={"environment": "commercial", "scope": "elements.customers.read.all"}
+    clock = [1000.0]
+    monkeypatch.setattr("avepoint_provider.hooks.avepoint.time.monotonic", lambda: clock[0])
+    fake_avepoint.queue(
+        TOKEN_PATH, Reply(body={"access_token": "odd-lifetime-token", "expires_in": lifetime})
     )
-    fake_avepoint.queue(ONBOARD_PATH, CREATED)
-    hook.onboard_customer(CUSTOMER)
-    for sent in fake_avepoint.sent:
-        assert not {"token_url", "environment", "scope", "timeout"} & set(sent.headers)
-        assert not sent.headers.get("Authorization", "").startswith("Basic")
-    assert hook.get_conn().auth is None
+    assert hook.get_token() == "odd-lifetime-token"
+    clock[0] += 3600 - 61
+    assert hook.get_token() == "odd-lifetime-token"
+    clock[0] += 2
+    assert hook.get_token() != "odd-lifetime-token"
 
 
-def test_a_netrc_entry_for_the_hosts_never_replaces_the_bearer_token(fake_avepoint, tmp_path, monkeypatch):
-    # requests adds basic auth from ~/.netrc for a host when a request brings no auth of its own.
-    netrc = tmp_path / "netrc"
-    netrc.write_text(f"machine {urlsplit(FAKE_GRAPH).hostname} login netrc-user password netrc-pass\n")
-    netrc.chmod(0o600)
-    monkeypatch.setenv("NETRC", str(netrc))
-    hook = fake_avepoint.make_hook()
-    fake_avepoint.queue(ONBOARD_PATH, CREATED)
-    assert hook.onboard_customer(CUSTOMER).api_status == 1
-    token_request, post = fake_avepoint.sent
-    assert (token_request.path, post.path) == (TOKEN_PATH, ONBOARD_PATH)
-    assert "Authorization" not in token_request.headers
-    assert post.headers["Authorization"] == f"Bearer {hook.get_token()}"
+def test_a_private_key_file_is_read_when_the_first_token_is_needed(fake_avepoint, tmp_path, rsa_private_pem):
+    key_file = tmp_path / "client.pem"
+    hook = fake_avepoint.make_hook(password="", extra={"private_key_path": str(key_file)})
+    assert hook.settings.auth_method == "certificate"  # the connection is read without the file
+    with pytest.raises(AvePointConfigError, match="'private_key_path' is not a readable PEM file"):
+        hook.get_token()
+    assert fake_avepoint.sent == []
+    key_file.write_text(rsa_private_pem)
+    hook = fake_avepoint.make_hook(password="", extra={"private_key_path": str(key_file)})
+    hook.get_token()
+    assert "client_assertion" in fake_avepoint.sent_to(TOKEN_PATH)[0].form()
 
 
-# -- listing ----------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cert_sandbox(rsa_public_pem):
+    with SandboxServer(SandboxConfig(client_public_key_pem=rsa_public_pem, token_lifetime=3600)) as server:
+        yield server
+
+
+def cert_connection(server, monkeypatch, **extra) -> AvePointHook:
+    fields = avepoint_connection(server, **extra)
+    fields.pop("password")  # no client secret: the certificate is the credential
+    set_connection(monkeypatch, "avepoint_cert", **fields)
+    return AvePointHook("avepoint_cert")
+
+
+@pytest.mark.integration
+def test_certificate_auth_end_to_end(cert_sandbox, rsa_private_pem, monkeypatch):
+    hook = cert_connection(cert_sandbox, monkeypatch, private_key=rsa_private_pem)
+    assert hook.settings.auth_method == "certificate"
+    result = hook.onboard_customer(customer(1))
+    assert result.api_status == 1
+    assert hook.test_connection()[0]
+
+
+@pytest.mark.integration
+def test_certificate_from_a_file_or_pasted_without_line_breaks(
+    cert_sandbox, rsa_private_pem, tmp_path, monkeypatch
+):
+    key_file = tmp_path / "client.pem"
+    key_file.write_text(rsa_private_pem)
+    assert cert_connection(cert_sandbox, monkeypatch, private_key_path=str(key_file)).test_connection()[0]
+    one_line = rsa_private_pem.replace("\n", " ")
+    assert cert_connection(cert_sandbox, monkeypatch, private_key=one_line).test_connection()[0]
+
+
+@pytest.mark.integration
+def test_a_wrong_certificate_is_refused(cert_sandbox, monkeypatch):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    hook = cert_connection(cert_sandbox, monkeypatch, private_key=other.decode())
+    with pytest.raises(
+        AvePointAuthError, match="refused the certificate of client 'sandbox-client': invalid_client"
+    ):
+        hook.get_token()
+
+
+@pytest.mark.integration
+def test_tokens_are_reused_then_renewed_when_they_expire(sandbox, monkeypatch):
+    # One clock for the hook and the in-process sandbox: the hour of the token's life passes at once.
+    real_monotonic, offset = time.monotonic, [0.0]
+    monkeypatch.setattr(time, "monotonic", lambda: real_monotonic() + offset[0])
+    hook = AvePointHook()
+    for n in range(3):
+        hook.onboard_customer(customer(n))
+    assert sandbox.inspect()["token_requests"] == 1
+    offset[0] = 3600.0  # the sandbox's default token life
+    hook.onboard_customer(customer(9))
+    assert sandbox.inspect()["token_requests"] == 2
+
+
+@pytest.mark.integration
+def test_a_revoked_token_is_renewed_once(sandbox):
+    hook = AvePointHook()
+    hook.onboard_customer(customer(1))
+    sandbox.revoke()  # tokens die, the client may get new ones
+    assert hook.onboard_customer(customer(2)).api_status == 1
+    assert sandbox.inspect()["token_requests"] == 2
+
+
+# -- listing -----------------------------------------------------------------------------------
 
 
 def test_list_customers_pages_lazily_at_most_100(fake_avepoint):
@@ -334,29 +544,88 @@ def test_find_customer_by_account_is_case_insensitive_and_stops_early(fake_avepo
     assert len(fake_avepoint.sent_to(LIST_PATH)) == 2
 
 
-def test_test_connection_reports_a_broken_connection_instead_of_raising(monkeypatch):
-    from avepoint_provider.hooks.avepoint import AvePointHook
-
-    set_connection(
-        monkeypatch, "avepoint_broken", conn_type="avepoint", host=FAKE_GRAPH, login="", password="x"
-    )
-    ok, message = AvePointHook("avepoint_broken").test_connection()
-    assert not ok and "login (client id) is empty" in message
-
-
-def test_test_connection_gets_a_token_and_lists_one_customer(fake_avepoint):
+@pytest.mark.parametrize(
+    ("wanted", "listed_as"),
+    [
+        ("straße@x.example", "strasse@x.example"),  # equal under casefold(), not under lower()
+        ("\u212aelvin@x.example", "kelvin@x.example"),  # KELVIN SIGN lowers to a Latin k
+        ("Ä@x.example", "ä@x.example"),  # non-ASCII letters are compared as they are
+    ],
+)
+def test_account_lookup_folds_no_unicode(fake_avepoint, wanted, listed_as):
     hook = fake_avepoint.make_hook()
-    fake_avepoint.queue(LIST_PATH, customer_page(listed("a@x.example"), 1, 1))
-    ok, message = hook.test_connection()
-    assert ok and "1 customers visible" in message
-    assert fake_avepoint.sent_to(LIST_PATH)[0].query["pageSize"] == ["1"]
-
-    fake_avepoint.queue(TOKEN_PATH, Reply(status=400, body={"error": "invalid_client"}))
-    ok, message = hook.test_connection()
-    assert not ok and "invalid_client" in message
+    fake_avepoint.queue(LIST_PATH, customer_page(listed(listed_as), 1, 100))
+    assert hook.find_customer_by_account(wanted) is None
+    assert len(fake_avepoint.sent_to(LIST_PATH)) == 1  # the list was read: no match in it
 
 
-# -- secrets ---------------------------------------------------------------------------------------
+def test_account_lookup_ignores_ascii_case(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(LIST_PATH, customer_page(listed("Ann.Lee@Contoso.Example"), 1, 100))
+    assert hook.find_customer_by_account("ann.lee@CONTOSO.example")["id"] == "id-Ann.Lee@Contoso.Example"
+
+
+def full_pages(count: int) -> list[Reply]:
+    """``count`` pages of 100 customers never listed before, without a ``totalCount``."""
+    return [
+        Reply(body={"data": listed(*[f"user{p}-{i}@x.example" for i in range(100)])}) for p in range(count)
+    ]
+
+
+def test_a_listing_that_never_ends_stops_at_the_page_limit(fake_avepoint):
+    from avepoint_provider.errors import AvePointListingError
+
+    hook = fake_avepoint.make_hook()
+    hook.max_list_pages = 3
+    fake_avepoint.queue(LIST_PATH, *full_pages(10))
+    with pytest.raises(AvePointListingError, match="3 pages") as raised:
+        list(hook.list_customers())
+    assert not raised.value.retryable
+    assert len(fake_avepoint.sent_to(LIST_PATH)) == 3
+
+
+def test_a_listing_whose_total_ends_it_is_not_paged_past_that_total(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    pages = [Reply(body={**page.body, "metadata": {"totalCount": 150}}) for page in full_pages(2)]
+    pages[1].body["data"][:70] = pages[0].body["data"][:70]  # 70 repeats: only 130 distinct so far
+    fake_avepoint.queue(LIST_PATH, *pages, *full_pages(5))
+    assert len(list(hook.list_customers())) == 130
+    assert len(fake_avepoint.sent_to(LIST_PATH)) == 2  # two pages of 100 hold the 150 it announced
+
+
+def test_a_listing_that_repeats_itself_yields_nobody_twice_and_stops(fake_avepoint):
+    from avepoint_provider.errors import AvePointListingError
+
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(LIST_PATH, *full_pages(1) * 10)  # a server that ignores pageIndex
+    seen = []
+    with pytest.raises(AvePointListingError, match="repeat"):
+        for listed_customer in hook.list_customers():
+            seen.append(listed_customer["id"])
+    assert len(seen) == len(set(seen)) == 100
+    assert len(fake_avepoint.sent_to(LIST_PATH)) == 2  # the second page brought nobody new
+
+
+@pytest.mark.integration
+def test_list_customers_pages_through_the_sandbox(sandbox):
+    sandbox.seed(
+        customers=[
+            {
+                "registrationAccount": f"seed{n}@x.example",
+                "organizationName": f"Seed {n}",
+                "countryCode": "DE",
+            }
+            for n in range(230)
+        ]
+    )
+    hook = AvePointHook()
+    customers = list(hook.list_customers())
+    assert len(customers) == 230 and customers[0]["countryOrRegion"] == "Germany"
+    assert sandbox.inspect()["requests"]["list"] == 3
+    assert hook.find_customer_by_account("SEED229@x.example")["organization"] == "Seed 229"
+
+
+# -- errors: typed, and never a secret ---------------------------------------------------------
 
 
 def test_no_secret_in_any_error_message(fake_avepoint):
@@ -393,82 +662,6 @@ def test_secrets_are_registered_with_the_masker(fake_avepoint):
     assert redact(text) == "secret *** token *** password ***"
 
 
-# -- configuration ---------------------------------------------------------------------------------
-
-
-def test_environment_presets_fill_in_urls_and_stay_overridable(fake_avepoint):
-    from avepoint_provider.hooks.avepoint import AvePointHook
-
-    fake_avepoint.make_hook(host="", extra={"environment": "gov", "token_url": ""})
-    settings = AvePointHook("avepoint_fake").settings
-    assert settings.graph_url == "https://graph-gov.avepointonlineservices.com"
-    assert settings.token_url == "https://identity-gov.avepointonlineservices.com/connect/token"
-    assert settings.environment.data_center_family == "gov"
-
-    fake_avepoint.make_hook(host="https://graph-us.example", extra={"environment": "fedramp"})
-    settings = AvePointHook("avepoint_fake").settings
-    assert settings.graph_url == "https://graph-us.example"
-    assert settings.token_url == "http://avepoint.test/connect/token"
-
-
-@pytest.mark.parametrize(
-    ("conn", "message"),
-    [
-        ({"extra": {"environment": "moon"}}, "'environment' must be one of"),
-        ({"login": ""}, "client id"),
-        ({"password": ""}, "client secret"),
-        ({"extra": {"timeout": "soon"}}, "'timeout' must be a positive number"),
-        ({"extra": {"private_key": "not a key"}}, "not PEM text"),
-        ({"host": "ftp://x"}, "not an http"),
-        ({"extra": {"token_url": "https://identity.example:port/connect/token"}}, "not an http"),
-        ({"extra": {"verify": "/no/such/ca.pem"}}, "'verify' is not a readable file"),
-        ({"extra": {"cert": "/no/such/client.pem"}}, "'cert' is not a readable file"),
-        ({"extra": {"proxies": "http://proxy:3128"}}, "'proxies' must be an object"),
-    ],
-)
-def test_bad_connections_get_clear_errors(monkeypatch, conn, message):
-    from avepoint_provider.hooks.avepoint import AvePointHook
-
-    fields = {
-        "conn_type": "avepoint",
-        "host": FAKE_GRAPH,
-        "login": "client-id-1",
-        "password": "client-secret-value-1",
-        "extra": {"token_url": f"{FAKE_GRAPH}/connect/token"} | conn.get("extra", {}),
-    } | {k: v for k, v in conn.items() if k != "extra"}
-    set_connection(monkeypatch, "avepoint_bad", **fields)
-    with pytest.raises(AvePointConfigError, match=message):
-        AvePointHook("avepoint_bad").settings  # noqa: B018
-
-
-@pytest.mark.parametrize(
-    ("extra", "verify", "proxies"),
-    [
-        ({}, True, {}),
-        ({"verify": False}, False, {}),
-        (
-            {"verify": "false", "proxies": '{"https": "http://proxy:3128"}'},
-            False,
-            {"https": "http://proxy:3128"},
-        ),
-        ({"verify": "true", "proxies": {"http": "http://proxy:3128"}}, True, {"http": "http://proxy:3128"}),
-    ],
-)
-def test_transport_extras_configure_the_session(fake_avepoint, extra, verify, proxies):
-    session = fake_avepoint.make_hook(extra=extra).get_conn()
-    assert (session.verify, session.proxies) == (verify, proxies)
-
-
-def test_a_ca_bundle_and_client_certificate_path_configure_the_session(fake_avepoint, tmp_path):
-    ca, cert = tmp_path / "ca.pem", tmp_path / "client.pem"
-    ca.write_text("ca")
-    cert.write_text("cert")
-    session = fake_avepoint.make_hook(extra={"verify": str(ca), "cert": str(cert)}).get_conn()
-    assert (session.verify, session.cert) == (str(ca), str(cert))
-
-
-# -- issue 10b: redaction of AvePoint's 400 messages ----------------------------------------------
-
 TRICKY_PASSWORD = 'Pa\\ss"w0rd-Tricky'  # a backslash and a quote: JSON escapes both
 
 
@@ -478,8 +671,18 @@ TRICKY_PASSWORD = 'Pa\\ss"w0rd-Tricky'  # a backslash and a quote: JSON escapes 
         "x" * 290 + " " + TRICKY_PASSWORD,  # the value straddles the 300-character cut
         {"password": TRICKY_PASSWORD, "detail": "too weak"},  # the message is a JSON object
         "invalid body " + json.dumps({"password": TRICKY_PASSWORD}),  # the value JSON-escaped in text
+        f"password '{TRICKY_PASSWORD[:10]}...' is too weak",  # a truncated echo
+        f"<p>password {html.escape(TRICKY_PASSWORD)} is too weak</p>",  # HTML-escaped
+        f"PASSWORD {TRICKY_PASSWORD.upper()} IS TOO WEAK",  # upper-cased
     ],
-    ids=["straddling-the-cut", "json-object", "json-escaped-in-text"],
+    ids=[
+        "straddling-the-cut",
+        "json-object",
+        "json-escaped-in-text",
+        "prefix",
+        "html-escaped",
+        "upper-cased",
+    ],
 )
 def test_bad_request_message_is_redacted_before_it_is_cut(fake_avepoint, message):
     hook = fake_avepoint.make_hook()
@@ -489,101 +692,10 @@ def test_bad_request_message_is_redacted_before_it_is_cut(fake_avepoint, message
     text = str(raised.value)
     assert "[redacted" in text  # the cut may shorten the marker itself
     escaped = json.dumps(TRICKY_PASSWORD)[1:-1]
-    for fragment in (TRICKY_PASSWORD[:8], TRICKY_PASSWORD[-8:], escaped[:8], escaped[-8:], "ss\\", "w0rd"):
-        assert fragment not in text
-
-
-# -- issue 10c: account matching -----------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("wanted", "listed_as"),
-    [
-        ("straße@x.example", "strasse@x.example"),  # equal under casefold(), not under lower()
-        ("\u212aelvin@x.example", "kelvin@x.example"),  # KELVIN SIGN lowers to a Latin k
-        ("Ä@x.example", "ä@x.example"),  # non-ASCII letters are compared as they are
-    ],
-)
-def test_account_lookup_folds_no_unicode(fake_avepoint, wanted, listed_as):
-    hook = fake_avepoint.make_hook()
-    fake_avepoint.queue(LIST_PATH, customer_page(listed(listed_as), 1, 100))
-    assert hook.find_customer_by_account(wanted) is None
-    assert len(fake_avepoint.sent_to(LIST_PATH)) == 1  # the list was read: no match in it
-
-
-def test_account_lookup_ignores_ascii_case(fake_avepoint):
-    hook = fake_avepoint.make_hook()
-    fake_avepoint.queue(LIST_PATH, customer_page(listed("Ann.Lee@Contoso.Example"), 1, 100))
-    assert hook.find_customer_by_account("ann.lee@CONTOSO.example")["id"] == "id-Ann.Lee@Contoso.Example"
-
-
-def test_a_listed_customer_without_an_id_is_not_reported_onboarded(fake_avepoint):
-    hook = fake_avepoint.make_hook(policy=RetryPolicy(max_attempts=2))
-    fake_avepoint.queue(ONBOARD_PATH, requests.ReadTimeout("lost"), CREATED)
-    fake_avepoint.queue(LIST_PATH, customer_page([{"ownerEmail": "ann@contoso.example"}], 1, 100))
-    with pytest.raises(AvePointTransientError, match="listed without an id") as raised:
-        hook.onboard_customer(CUSTOMER)
-    assert not raised.value.ambiguous and raised.value.may_have_reached
-    assert len(fake_avepoint.sent_to(ONBOARD_PATH)) == 1  # listed: never POSTed again
-
-
-def test_a_listed_customer_whose_id_appears_on_a_later_lookup_is_found(fake_avepoint):
-    hook = fake_avepoint.make_hook(policy=RetryPolicy(max_attempts=3))
-    fake_avepoint.queue(ONBOARD_PATH, requests.ReadTimeout("lost"))
-    fake_avepoint.queue(
-        LIST_PATH,
-        customer_page([{"ownerEmail": "ann@contoso.example"}], 1, 100),
-        customer_page(listed("ann@contoso.example"), 1, 100),
-    )
-    result = hook.onboard_customer(CUSTOMER)
-    assert (result.found_by_lookup, result.customer_id) == (True, "id-ann@contoso.example")
-
-
-# -- issue 10d: Retry-After values and unforeseen ValueErrors --------------------------------------
-
-
-def strict_sleep(waits: list[float]):
-    """Records waits and refuses what ``time.sleep`` refuses (NaN, negative, overflowing)."""
-
-    def sleep(seconds: float) -> None:
-        waits.append(seconds)
-        if not math.isfinite(seconds) or seconds < 0:
-            raise ValueError(f"sleep length {seconds!r}")
-
-    return sleep
-
-
-CAPPED = (3.0, 3.0)  # the policy's retry_after_cap below
-BACKOFF = (0.5, 1.0)  # its exponential backoff: 0.5 s plus up to 0.5 s of jitter
-
-
-@pytest.mark.parametrize(
-    ("header", "bounds"),
-    [
-        ("nan", BACKOFF),
-        ("-nan", BACKOFF),
-        ("-5", BACKOFF),
-        ("-inf", BACKOFF),
-        ("inf", CAPPED),
-        ("1e400", CAPPED),
-        ("99999999999999999999999", CAPPED),
-        ("Fri, 31 Dec 9999 23:59:59 GMT", CAPPED),
-        ("Mon, 99 Foo 2020 99:99:99 GMT", BACKOFF),
-        ("soon", BACKOFF),
-    ],
-)
-def test_retry_after_that_is_not_a_usable_number_is_absent_or_capped(
-    fake_avepoint, monkeypatch, header, bounds
-):
-    hook = fake_avepoint.make_hook(
-        policy=RetryPolicy(initial_backoff=0.5, max_backoff=0.5, retry_after_cap=3)
-    )
-    waits: list[float] = []
-    monkeypatch.setattr("avepoint_provider.retry.time.sleep", strict_sleep(waits))
-    fake_avepoint.queue(ONBOARD_PATH, Reply(status=429, headers={"Retry-After": header}), CREATED)
-    assert hook.onboard_customer(CUSTOMER).api_status == 1
-    (wait,) = waits
-    assert bounds[0] <= wait <= bounds[1]
+    html_escaped = html.escape(TRICKY_PASSWORD)
+    fragments = (TRICKY_PASSWORD[:8], TRICKY_PASSWORD[-8:], escaped[:8], escaped[-8:], html_escaped[:8])
+    for fragment in (*fragments, "ss\\", "w0rd"):
+        assert fragment.lower() not in text.lower()
 
 
 def test_an_unforeseen_value_error_handling_the_posts_reply_is_a_typed_ambiguous_error(
@@ -618,24 +730,7 @@ def test_an_unforeseen_value_error_elsewhere_keeps_what_the_call_knew(fake_avepo
     assert raised.value.requests_made == 2  # token, POST; the fault hit before the first page
 
 
-@pytest.mark.parametrize("lifetime", ["nan", "inf", -60, 0])
-def test_a_token_lifetime_that_is_not_a_usable_number_means_the_documented_hour(
-    fake_avepoint, monkeypatch, lifetime
-):
-    hook = fake_avepoint.make_hook()
-    clock = [1000.0]
-    monkeypatch.setattr("avepoint_provider.hooks.avepoint.time.monotonic", lambda: clock[0])
-    fake_avepoint.queue(
-        TOKEN_PATH, Reply(body={"access_token": "odd-lifetime-token", "expires_in": lifetime})
-    )
-    assert hook.get_token() == "odd-lifetime-token"
-    clock[0] += 3600 - 61
-    assert hook.get_token() == "odd-lifetime-token"
-    clock[0] += 2
-    assert hook.get_token() != "odd-lifetime-token"
-
-
-# -- issue 10e: one onboard_customer call has a time bound ------------------------------------------
+# -- one onboard_customer call has a time bound ------------------------------------------------
 
 
 @pytest.fixture
@@ -695,7 +790,91 @@ def test_no_request_starts_after_the_calls_retry_and_lookup_time_are_both_spent(
     assert len(fake_avepoint.sent_to(TOKEN_PATH)) == 1
 
 
-# -- logging ---------------------------------------------------------------------------------------
+def test_the_lookup_after_a_reply_counts_in_the_calls_time_bound(fake_avepoint, slow_clock):
+    hook = fake_avepoint.make_hook()
+    everyone = listed(*[f"user{i}@x.example" for i in range(20_000)])
+    fake_avepoint.queue(ONBOARD_PATH, Reply(body={"status": 7}))
+    fake_avepoint.queue(LIST_PATH, *[customer_page(everyone, i, 100) for i in range(1, 201)])
+
+    outcome = run(lambda: hook.onboard_customer(CUSTOMER))
+
+    assert isinstance(outcome, AvePointTransientError) and "did not finish within" in str(outcome)
+    assert slow_clock[0] <= hook.max_call_seconds()
+    assert outcome.may_have_reached and not outcome.retryable
+
+
+# -- the request methods inherited from HttpHook -------------------------------------------------
+
+
+def test_run_sends_an_authenticated_request_with_the_connections_timeout(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(LIST_PATH, customer_page([], 1, 1))
+    response = hook.run(LIST_PATH, json={}, params={"pageIndex": 1, "pageSize": 1})
+    assert response.json()["data"] == []
+    token_request, sent = fake_avepoint.sent
+    assert (token_request.path, sent.path, sent.query) == (
+        TOKEN_PATH,
+        LIST_PATH,
+        {"pageIndex": ["1"], "pageSize": ["1"]},
+    )
+    assert (sent.headers["Authorization"], sent.timeout) == ("Bearer token-1-abcdefgh", 5)
+
+
+def test_run_raises_typed_errors(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(LIST_PATH, Reply(status=403))
+    with pytest.raises(AvePointAuthError, match="access refused"):
+        hook.run(LIST_PATH, json={})
+
+
+def test_run_with_advanced_retry_authenticates_every_attempt(fake_avepoint):
+    import tenacity
+
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(LIST_PATH, Reply(status=503), customer_page([], 1, 1))
+    retry_args = {"stop": tenacity.stop_after_attempt(2), "wait": tenacity.wait_none(),
+                  "retry": tenacity.retry_if_exception_type(AvePointTransientError)}  # fmt: skip
+    assert hook.run_with_advanced_retry(retry_args, LIST_PATH, json={}).status_code == 200
+    attempts = fake_avepoint.sent_to(LIST_PATH)
+    assert [sent.headers["Authorization"] for sent in attempts] == ["Bearer token-1-abcdefgh"] * 2
+
+
+def test_run_and_check_adds_the_token_to_a_graph_request_prepared_elsewhere(fake_avepoint):
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(LIST_PATH, customer_page([], 1, 1))
+    prepared = requests.Request("POST", f"{FAKE_GRAPH}{LIST_PATH}", json={}).prepare()
+    assert hook.run_and_check(hook.get_conn(), prepared, {}).status_code == 200
+    (sent,) = fake_avepoint.sent_to(LIST_PATH)
+    assert (sent.headers["Authorization"], sent.timeout) == ("Bearer token-1-abcdefgh", 5)
+
+
+def test_an_auth_type_is_refused_rather_than_ignored():
+    with pytest.raises(TypeError, match="auth_type"):
+        AvePointHook(auth_type=requests.auth.HTTPBasicAuth)
+
+
+def test_no_private_method_of_http_hook_is_overridden_or_called(fake_avepoint, monkeypatch):
+    from airflow.providers.http.hooks.http import HttpHook
+
+    private = {name for name, value in vars(HttpHook).items()
+               if name.startswith("_") and not name.startswith("__") and callable(value)}  # fmt: skip
+    assert {"_configure_session_from_auth", "_configure_session_from_extra"} <= private  # the precondition
+    assert not private & set(vars(AvePointHook))
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a private method of HttpHook was called")
+
+    for name in private:
+        monkeypatch.setattr(HttpHook, name, forbidden)
+    hook = fake_avepoint.make_hook()
+    fake_avepoint.queue(ONBOARD_PATH, CREATED)
+    fake_avepoint.queue(LIST_PATH, customer_page([], 1, 1), customer_page([], 1, 1))
+    assert hook.onboard_customer(CUSTOMER).api_status == 1
+    assert hook.run(LIST_PATH, json={}).status_code == 200
+    assert hook.test_connection()[0]
+
+
+# -- logging -----------------------------------------------------------------------------------
 
 
 def test_no_request_or_response_body_is_logged_at_any_level(fake_avepoint, caplog):

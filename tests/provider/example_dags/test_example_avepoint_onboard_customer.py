@@ -68,6 +68,22 @@ def test_the_example_dag_is_documented_manual_and_retried(dagbag):
     assert set(dag.params.keys()) == set(PARAMS)
 
 
+def test_the_password_comes_only_from_a_connection_under_the_fixed_prefix(dagbag):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    param = dagbag.dags[DAG_ID].params.get_param("password_conn_id")
+    for allowed in ("avepoint_customer_password", "avepoint_customer_password_acme-1"):
+        assert param.resolve(allowed) == allowed
+    for refused in (
+        "avepoint_default",
+        "smtp_default",
+        "avepoint_customer_passwordx",
+        "x_avepoint_customer_password",
+    ):
+        with pytest.raises(ParamValidationError):
+            param.resolve(refused)
+
+
 @pytest.mark.integration
 def test_the_example_dag_onboards_once_and_never_leaks_the_password(
     dagbag, airflow_db, sandbox, monkeypatch, capfd
