@@ -42,6 +42,11 @@ LOADED_BY_AIRFLOW = {
     "celery": "the CeleryExecutor's workers",
     "kombu": "Celery's messaging, pinned to a version that works with the Celery pin",
     "redis": "kombu's Redis transport (the broker)",
+    "apache-airflow-providers-mysql": "the mysql connection type of customer_warehouse (conn.get_hook())",
+    "mysqlclient": "the MySQL driver SQLAlchemy loads (MySQLdb) for the mysql provider's mysql:// URL",
+    "apache-airflow-providers-snowflake": "the snowflake connection type of customer_warehouse (conn.get_hook())",
+    "snowflake-connector-python": "the Snowflake driver under the snowflake provider's hook and SQLAlchemy dialect",
+    "snowflake-sqlalchemy": "the SQLAlchemy dialect the snowflake provider's get_sqlalchemy_engine() loads",
 }
 
 

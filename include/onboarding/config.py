@@ -69,7 +69,7 @@ class OnboardingSettings:
             raise ValueError(
                 f"Variable {VARIABLE!r}: max_attempts and claim_timeout_minutes must be positive"
             )
-        _check_table_name(settings.table)
+        _check_table_name(settings.table, settings.operations_schema)
         return _with_alert_settings(settings, raw)
 
     @classmethod
@@ -102,13 +102,15 @@ class OnboardingSettings:
             raise AirflowFailException(str(exc)) from None
 
 
-def _check_table_name(table: str) -> None:
-    """The table name's syntax, as every dialect requires it (a dialect's own limits are checked
-    when the warehouse is reached)."""
+def _check_table_name(table: str, operations_schema: str | None = None) -> None:
+    """The table name's (and operations schema's) syntax, as every dialect requires it (a dialect's
+    own limits are checked when the warehouse is reached)."""
     from include.onboarding.warehouse import TableName
 
     try:
         TableName.parse(table, dialect="any")
+        if operations_schema is not None:
+            TableName.schema_only(operations_schema, dialect="any")
     except ValueError as exc:
         raise ValueError(f"Variable {VARIABLE!r}: {exc}") from None
 

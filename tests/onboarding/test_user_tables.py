@@ -230,6 +230,7 @@ def test_snowflake_operations_tables_in_a_schema_the_user_names(snowflake_accoun
     assert sorted(tables) == [
         ("OPS", "CUSTOMERS_ALERTS"),
         ("OPS", "CUSTOMERS_DRIFT"),
+        ("OPS", "CUSTOMERS_DRIFT_STATE"),
         ("OPS", "CUSTOMERS_EVENTS"),
         ("PUBLIC", "CUSTOMERS"),
     ]

@@ -7,13 +7,13 @@ codes. The lifecycle in ``warehouse.py`` is written once against :class:`Dialect
 
 from __future__ import annotations
 
-from include.onboarding.dialects.base import Dialect, TableName
+from include.onboarding.dialects.base import DIALECTS, Dialect, TableName
 from include.onboarding.dialects.mysql import MySQL
 from include.onboarding.dialects.postgresql import PostgreSQL
 from include.onboarding.dialects.snowflake import Snowflake
 from include.onboarding.dialects.sqlite import SQLite
 
-DIALECTS: dict[str, Dialect] = {d.name: d for d in (SQLite(), PostgreSQL(), MySQL(), Snowflake())}
+DIALECTS.update({d.name: d for d in (SQLite(), PostgreSQL(), MySQL(), Snowflake())})
 
 __all__ = ["DIALECTS", "Dialect", "TableName", "dialect_for"]
 

@@ -116,6 +116,14 @@ class Dialect:
         return False
 
 
+class AnyEngine(Dialect):
+    """No engine yet: the syntax of a name as the most permissive engine reads it (three parts, as typed)."""
+
+    name = "any"
+    conn_type = "any"
+    name_parts = 3
+
+
 @dataclass(frozen=True)
 class TableName:
     """A configured table name resolved as the database resolves it; ``schema`` may be ``db.schema``."""
@@ -125,14 +133,21 @@ class TableName:
     dialect: Dialect
 
     @classmethod
-    def parse(cls, configured: str, dialect: Dialect) -> TableName:
-        """``[database.][schema.]table``: unquoted parts fold as the engine folds them, quoted ones stay."""
+    def parse(cls, configured: str, dialect: Dialect | str) -> TableName:
+        """``[database.][schema.]table``: unquoted parts fold as the engine folds them, quoted ones stay.
+
+        ``dialect`` may be a dialect's name; ``"any"`` checks only the syntax every engine accepts
+        at most (settings are read before the warehouse's engine is known; its own limits are
+        checked when it is).
+        """
+        dialect = _resolve(dialect)
         parts = _parts(configured, dialect, dialect.name_parts, "table name")
         return cls(".".join(parts[:-1]) or None, parts[-1], dialect)
 
     @classmethod
-    def schema_only(cls, configured: str, dialect: Dialect) -> TableName:
+    def schema_only(cls, configured: str, dialect: Dialect | str) -> TableName:
         """A schema (``[database.]schema``) to create tables in, as a name without a table."""
+        dialect = _resolve(dialect)
         return cls(".".join(_parts(configured, dialect, dialect.name_parts - 1, "schema name")), "", dialect)
 
     def beside(self, suffix: str, schema: TableName | None = None) -> TableName:
@@ -162,6 +177,16 @@ class TableName:
         return self.dialect.quote(
             f"{self.name.encode()[:keep].decode(errors='ignore')}_{digest}_{suffix}_idx"
         )
+
+
+# Every dialect by name (filled by the package, include/onboarding/dialects/__init__.py).
+DIALECTS: dict[str, Dialect] = {}
+
+
+def _resolve(dialect: Dialect | str) -> Dialect:
+    if isinstance(dialect, Dialect):
+        return dialect
+    return AnyEngine() if dialect == "any" else DIALECTS[dialect]
 
 
 def _parts(configured: str, dialect: Dialect, most: int, what: str) -> list[str]:
