@@ -404,7 +404,7 @@ def _plans(engine: Engine, store: Any, interval_end: datetime, limit: int) -> li
     """How the engine runs the project's claim: PostgreSQL's execution time, the others' index use."""
     from sqlalchemy import String, bindparam, text
 
-    from include.onboarding.warehouse import _STATUS_PARAMS
+    from include.onboarding.statements import STATUS_PARAMS as _STATUS_PARAMS
 
     if engine.name == "snowflake":
         return []

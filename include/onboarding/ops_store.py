@@ -32,7 +32,7 @@ from include.onboarding.status import Status
 from include.onboarding.warehouse import CustomerWarehouse, _utcnow
 
 if TYPE_CHECKING:
-    from include.onboarding.warehouse import _Transaction
+    from include.onboarding.statements import Transaction as _Transaction
 
 log = logging.getLogger(__name__)
 

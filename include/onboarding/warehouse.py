@@ -11,7 +11,8 @@ SQLite (the embedded default), PostgreSQL, MySQL/MariaDB and Snowflake are suppo
 
 An engine without ``UPDATE ... RETURNING`` (MySQL, Snowflake) changes several rows in three steps
 in one transaction: pick them (locked where the engine has row locks), update exactly those while
-re-checking every condition, and read back the ones the update changed (:meth:`_Transaction.update`).
+re-checking every condition, and read back the ones the update changed
+(:meth:`~include.onboarding.statements.Transaction.update`).
 """
 
 from __future__ import annotations
@@ -21,24 +22,22 @@ import logging
 import random
 import re
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from functools import cached_property, lru_cache
-from pathlib import Path
+from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseHook
 
 from avepoint_provider.customer import Customer
 from include.onboarding.dialects import Dialect, TableName, dialect_for
+from include.onboarding.statements import NotAllowed, Transaction, WarehouseError, template
 from include.onboarding.status import (
     CLAIMABLE,
     EVENT_RECOVERED,
     EVENT_RELEASED,
     EVENT_STOPPED,
-    NEEDS_HUMAN,
     Status,
 )
 from include.onboarding.text import (
@@ -51,7 +50,6 @@ from include.onboarding.text import (
 
 log = logging.getLogger(__name__)
 
-SQL_DIR = Path(__file__).parent / "sql"
 DEFAULT_TABLE = "customer_onboarding"
 
 INPUT_COLUMNS = ("customer_key", *Customer.field_names())
@@ -72,130 +70,13 @@ CONTRACT_COLUMNS = (
 PROJECT_COLUMNS = ("previous_status",)
 # Columns an error message may name (the customer table's and the events table's).
 _KNOWN_COLUMNS = (*CONTRACT_COLUMNS, *PROJECT_COLUMNS, "event_id", "run_id", "outcome", "message", "event_at")
-# Parameters holding the pipeline's own text (reasons, messages): where a column cannot store a
-# character (MySQL's utf8mb3 and a 4-byte one), it is written as U+FFFD rather than failing the run.
-_OWN_TEXT = ("reason", "message", "detail", "error")
-_BEYOND_BMP = re.compile("[\U00010000-\U0010ffff]")
 # How long a claim is tried again while concurrent transactions win (a deadlock, a write conflict):
 # as long as a lock wait may last, since on an engine that waits the claim would wait that long.
 CLAIM_CONFLICT_SECONDS = 120
 
-# Every status is a bound parameter of the same name in every statement (unused ones are ignored).
-_STATUS_PARAMS = {status.name.lower(): status.value for status in Status} | {
-    "claimable": [s.value for s in CLAIMABLE],
-    "needs_human": [s.value for s in NEEDS_HUMAN],
-    "stopped": EVENT_STOPPED,
-    "recovered": EVENT_RECOVERED,
-}
-
 
 class TableNotReady(Exception):
     """The configured table lacks contract columns (or may not be altered); the message names the DDL to run."""
-
-
-class WarehouseError(Exception):
-    """A statement failed. The message names the statement and what the database said was broken
-    (error type and code, table, column, constraint), never a row value: a driver's own message may
-    quote the failing row (PostgreSQL's "Failing row contains (...)", MySQL's "Duplicate entry
-    '...'") and SQLAlchemy's adds the bound parameters.
-
-    ``conflict`` is set when a concurrent transaction won (the transaction may be run again).
-    """
-
-    def __init__(self, message: str, *, conflict: bool = False) -> None:
-        super().__init__(message)
-        self.conflict = conflict
-
-
-def _warehouse_error(name: str, error: BaseException, dialect: Dialect) -> WarehouseError:
-    driver = getattr(error, "orig", None) or error
-    details = [type(driver).__name__, *dialect.error_details(driver, _KNOWN_COLUMNS)]
-    return WarehouseError(
-        f"warehouse statement {name} failed: {', '.join(details)}", conflict=dialect.is_conflict(driver)
-    )
-
-
-class _Transaction:
-    """One connection inside one transaction, running the SQL files of one warehouse."""
-
-    def __init__(self, connection: Any, warehouse: CustomerWarehouse) -> None:
-        self.connection = connection
-        self._warehouse = warehouse
-        self.dialect = warehouse.dialect
-        self.rowcount = 0
-
-    def run(self, name: str, **params: Any) -> list[dict[str, Any]]:
-        # An empty list binds as (NULL), which no value is IN; not every engine's SQLAlchemy dialect
-        # renders an empty IN (Snowflake's does not). No statement uses NOT IN with a list.
-        values = {
-            k: [None] if isinstance(v, list | tuple) and not v else v
-            for k, v in (_STATUS_PARAMS | params).items()
-        }
-        statement = self._warehouse.statement(name, tuple(sorted(_expanding(values))))
-        try:
-            result = self.connection.execute(statement, values)
-        except Exception as exc:
-            # Every error, not only the driver's DB-API ones: SQLAlchemy's own (a StatementError)
-            # quote the bound parameters, and an emulator's engine raises its own types.
-            driver = getattr(exc, "orig", None) or exc
-            if self.dialect.is_unstorable_text(driver) and _has_unstorable(values):
-                log.warning(
-                    "%s cannot store 4-byte characters (its character set is utf8mb3): the pipeline's "
-                    "own text is written with U+FFFD in their place",
-                    self._warehouse.table,
-                )
-                return self.run(name, **_storable(params))
-            raise _warehouse_error(name, exc, self.dialect) from None
-        self.rowcount = result.rowcount
-        if not result.returns_rows:
-            return []
-        columns = list(result.keys())
-        return [
-            {
-                k: v if type(v) in _PLAIN else _plain_value(self.dialect, k, v)
-                for k, v in zip(columns, row, strict=True)
-            }
-            for row in result.fetchall()
-        ]
-
-    def update(self, name: str, *, read: str, pick: str | None = None, **params: Any) -> list[dict[str, Any]]:
-        """Run the UPDATE ``name`` and return the rows it changed, as ``read`` selects them.
-
-        With ``UPDATE ... RETURNING`` one statement does it all. Without, ``pick`` (for an update
-        of several rows) selects their keys first, locked where the engine has row locks, and the
-        update is restricted to them (``picked_only`` in the file) while re-checking its own
-        conditions; ``read`` then reads back what changed (``:picked``, or the row of ``:key``).
-        """
-        if self.dialect.returning:
-            return self.run(name, **params)
-        if pick is not None:
-            picked = [r["customer_key"] for r in self.run(pick, **params)]
-            if not picked:
-                return []
-            params["picked"] = picked
-        self.run(name, **params)
-        if pick is None and self.rowcount == 0:
-            return []
-        return self.run(read, **params)
-
-    def script(self, name: str, **context: Any) -> None:
-        """A DDL file of several statements, no parameters."""
-        import sqlparse
-
-        for sql in sqlparse.split(self._warehouse.render(name, **context)):
-            sql = sqlparse.format(sql, strip_comments=True).strip().rstrip(";")
-            if not sql:
-                continue
-            try:
-                self.connection.exec_driver_sql(sql)
-            except Exception as exc:
-                if self.dialect.is_permission_denied(getattr(exc, "orig", None) or exc):
-                    raise _NotAllowed(name) from None
-                raise _warehouse_error(name, exc, self.dialect) from None
-
-
-class _NotAllowed(Exception):
-    """The connection's user may not run a DDL file (no ALTER or INDEX privilege)."""
 
 
 class CustomerWarehouse:
@@ -208,6 +89,9 @@ class CustomerWarehouse:
         (``schema``, or ``database.schema`` on Snowflake): for a user who may not create tables
         beside their own.
     """
+
+    # Columns an error message may name (see statements.warehouse_error).
+    known_columns = _KNOWN_COLUMNS
 
     def __init__(
         self,
@@ -275,7 +159,7 @@ class CustomerWarehouse:
             types=dialect.types,
             pending=Status.PENDING.value,
             claimable=", ".join(f"'{s.value}'" for s in CLAIMABLE),
-            # Without UPDATE ... RETURNING: see _Transaction.update.
+            # Without UPDATE ... RETURNING: see Transaction.update.
             returning=lambda columns: f"RETURNING {columns}" if dialect.returning else "",
             picked_only="" if dialect.returning else "AND customer_key IN :picked",
             for_update=dialect.for_update,
@@ -284,7 +168,7 @@ class CustomerWarehouse:
             key_part=lambda column, _length: column,
             **self.more_tables(),
         )
-        return _template(dialect.name, name).render(values | context)
+        return template(dialect.name, name).render(values | context)
 
     def more_tables(self) -> dict[str, str]:
         """Quoted names of tables a subclass keeps beside these two, by template variable (none here)."""
@@ -305,10 +189,10 @@ class CustomerWarehouse:
         return self._statements[key]
 
     @contextmanager
-    def transaction(self, *, rollback: bool = False) -> Iterator[_Transaction]:
+    def transaction(self, *, rollback: bool = False) -> Iterator[Transaction]:
         """One connection, one transaction: committed on success (unless ``rollback``), rolled back on error."""
         with self.engine.connect() as connection, connection.begin() as transaction:
-            yield _Transaction(connection, self)
+            yield Transaction(connection, self)
             if rollback:
                 transaction.rollback()
 
@@ -347,7 +231,7 @@ class CustomerWarehouse:
             self._owner_script(tx, "create_indexes", **self._index_context(tx, present is not None))
             tx.script("create_events_table")
 
-    def _refuse_a_case_twin(self, tx: _Transaction) -> None:
+    def _refuse_a_case_twin(self, tx: Transaction) -> None:
         """A table whose name differs from the configured one only in case is the user's, misnamed."""
         table = self.table_name
         twins = sorted(
@@ -360,7 +244,7 @@ class CustomerWarehouse:
                 "here); nothing was created. Name the table as it is spelled, or quote it"
             )
 
-    def _index_context(self, tx: _Transaction, existed: bool) -> dict[str, Any]:
+    def _index_context(self, tx: Transaction, existed: bool) -> dict[str, Any]:
         """What create_indexes.sql needs to know of an existing table where the engine asks for it."""
         if self.dialect.index_if_not_exists or not existed:
             return {}
@@ -372,13 +256,13 @@ class CustomerWarehouse:
             "key_part": lambda column, length: f"{column}({length})" if column in unindexable else column,
         }
 
-    def _owner_script(self, tx: _Transaction, name: str, **context: Any) -> None:
+    def _owner_script(self, tx: Transaction, name: str, **context: Any) -> None:
         """A DDL file on the user's table; if its user may not run it, :class:`TableNotReady` quotes it."""
         import sqlparse
 
         try:
             tx.script(name, **context)
-        except _NotAllowed:
+        except NotAllowed:
             statements = [
                 sqlparse.format(sql, strip_comments=True).strip().rstrip(";")
                 for sql in sqlparse.split(self.render(name, **context))
@@ -466,7 +350,7 @@ class CustomerWarehouse:
         _log_unusable_keys(len(rows) - len(usable), "set invalid")
         return usable
 
-    def _claim_rows(self, tx: _Transaction, params: dict[str, Any]) -> list[dict[str, Any]]:
+    def _claim_rows(self, tx: Transaction, params: dict[str, Any]) -> list[dict[str, Any]]:
         """One statement where the engine can return rows from an UPDATE; else pick, mark, read back.
 
         Without row locks (Snowflake) a concurrent claim may take picked rows before this one marks
@@ -493,7 +377,7 @@ class CustomerWarehouse:
         return taken
 
     def _set_unusable_keys_invalid(
-        self, tx: _Transaction, rows: list[dict[str, Any]], run_id: str, now: Any
+        self, tx: Transaction, rows: list[dict[str, Any]], run_id: str, now: Any
     ) -> list[str]:
         usable: list[str] = []
         for row in rows:
@@ -550,7 +434,7 @@ class CustomerWarehouse:
             "reason": _claimed_reason(run_id),
         }
 
-    def _settle_unreadable_requested_at(self, tx: _Transaction, run_id: str) -> None:
+    def _settle_unreadable_requested_at(self, tx: Transaction, run_id: str) -> None:
         """SQLite: rewrite other ISO-8601 spellings of ``requested_at``; an unreadable one is invalid.
 
         SQLite's date functions read neither ``+0000`` nor `` UTC``, so such a row would never
@@ -663,7 +547,7 @@ class CustomerWarehouse:
         with self.transaction() as tx:
             self._mark_unsendable(tx, key, run_id, reason, now=now)
 
-    def _mark_unsendable(self, tx: _Transaction, key: str, run_id: str, reason: str, *, now: Any) -> None:
+    def _mark_unsendable(self, tx: Transaction, key: str, run_id: str, reason: str, *, now: Any) -> None:
         tx.run("mark_invalid", key=key, run_id=run_id, reason=reason, undo_attempts=1, now=now)
         self._event(tx, key, run_id, None, None, Status.INVALID, reason, now=now)
 
@@ -759,7 +643,7 @@ class CustomerWarehouse:
 
     def _released_events(
         self,
-        tx: _Transaction,
+        tx: Transaction,
         rows: list[dict[str, Any]],
         run_id: str,
         try_number: int | None,
@@ -831,7 +715,7 @@ class CustomerWarehouse:
 
     def _event(
         self,
-        tx: _Transaction,
+        tx: Transaction,
         key: str,
         run_id: str,
         try_number: int | None,
@@ -876,7 +760,7 @@ def _claimed_reason(run_id: str) -> str:
     return f"claimed by run {run_id}"
 
 
-def _stop_message(tx: _Transaction, run_id: str) -> str | None:
+def _stop_message(tx: Transaction, run_id: str) -> str | None:
     """The message of ``run_id``'s ``stopped`` event (a configuration error), if it has one."""
     rows = tx.run("stop_reason", run_id=run_id)
     return rows[0]["message"] if rows else None
@@ -914,46 +798,3 @@ def _parse_timestamp(value: Any) -> datetime | None:
     except ValueError:  # month 13, hour 25, ...
         return None
     return parsed.astimezone(UTC)
-
-
-def _expanding(params: Mapping[str, Any]) -> Iterator[str]:
-    return (name for name, value in params.items() if isinstance(value, list | tuple))
-
-
-# Values every driver returns as the pipeline reads them (most of a row): no conversion to look up.
-_PLAIN = frozenset({str, int, float, bool, type(None), datetime})
-
-
-def _plain_value(dialect: Dialect, column: str, value: Any) -> Any:
-    """A value as a user's own column type returns it (uuid, jsonb, BINARY(16)) as plain text."""
-    value = dialect.plain_value(column, value)
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, list | dict):
-        return json.dumps(value)
-    return value
-
-
-def _has_unstorable(params: Mapping[str, Any]) -> bool:
-    return any(isinstance(params.get(p), str) and _BEYOND_BMP.search(params[p]) for p in _OWN_TEXT)
-
-
-def _storable(params: Mapping[str, Any]) -> dict[str, Any]:
-    """``params`` with the pipeline's own text stripped of characters beyond the BMP (as U+FFFD)."""
-    return {
-        name: _BEYOND_BMP.sub("\ufffd", value) if name in _OWN_TEXT and isinstance(value, str) else value
-        for name, value in params.items()
-    }
-
-
-@lru_cache(maxsize=64)
-def _template(dialect: str, name: str) -> Any:
-    import jinja2
-
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([SQL_DIR / dialect, SQL_DIR / "common"]),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-    )
-    return environment.get_template(f"{name}.sql")
