@@ -19,18 +19,24 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: install lock test check lint demo sandbox airflow cluster bench dist clean report
+.PHONY: install lock test check lint demo sandbox airflow cluster bench dist clean report load
 
 # One pip run, so a dev tool that conflicts with a runtime range fails the install instead of replacing
 # a runtime package; `-c requirements-lock.txt` makes it install the exact versions the lock records
 # (reproducible: the ranges say what works, the lock what `make test` ran). The provider is editable:
 # Airflow registers the `avepoint` connection type from its entry point.
+# Not quiet: the first install takes minutes, and a person should see it moving.
 $(INSTALLED): requirements.txt requirements-dev.txt requirements-lock.txt provider/pyproject.toml
+	@echo "==> [1/3] Creating $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "==> [2/3] Upgrading pip"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip==$(PIP_VERSION)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check apache-airflow==$(AIRFLOW_VERSION) \
+	@echo "==> [3/3] Installing Airflow $(AIRFLOW_VERSION), requirements.txt, requirements-dev.txt and the provider" \
+		"at the versions of requirements-lock.txt (first time: 3 to 5 minutes, one line per package)"
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar off apache-airflow==$(AIRFLOW_VERSION) \
 		-r requirements.txt -r requirements-dev.txt -e ./provider -c requirements-lock.txt
 	touch $@
+	@echo "==> Installed into $(VENV)"
 
 install: $(INSTALLED)
 
@@ -79,6 +85,12 @@ cluster: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench
+
+# Customers from a CSV file into the warehouse table as pending (README), e.g.
+# make load CSV=docs/sample-customers.csv  (LOAD_ARGS=--dry-run checks every row, loads nothing)
+load: $(INSTALLED)
+	@test -n "$(CSV)" || { echo "usage: make load CSV=path/to/customers.csv (see docs/sample-customers.csv)"; exit 2; }
+	@$(BIN)/python -m tools.load $(LOAD_ARGS) "$(CSV)"
 
 # The audit export of the rows needing a human (README), e.g.
 # make report REPORT_ARGS="--status failed --format json --output var/failed.json"

@@ -27,7 +27,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 from bench.common import Result, machine  # noqa: E402
 
 RESULTS_FILE = ROOT / "bench" / "RESULTS.md"
-SCENARIOS = (1, 2, 3, 4, 5, 6, 7, 8)
+SCENARIOS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,9 @@ class Sizes:
     hook_calls: int
     claim_rows: int
     claim_limit: int
+    # Scenario 9 (bench/drain.py): the backlog and the customers per chained run.
+    drain_customers: int
+    drain_batch: int
 
 
 FULL = Sizes(
@@ -60,6 +63,8 @@ FULL = Sizes(
     hook_calls=1000,
     claim_rows=50_000,
     claim_limit=500,
+    drain_customers=2000,
+    drain_batch=500,
 )
 SMOKE = Sizes(
     parse_repeat=1,
@@ -73,6 +78,8 @@ SMOKE = Sizes(
     hook_calls=20,
     claim_rows=2000,
     claim_limit=20,
+    drain_customers=3,
+    drain_batch=2,
 )
 
 
@@ -190,6 +197,14 @@ def plan(
             )
 
         steps.append(("8 celery", celery))
+    if 9 in only:
+
+        def drain() -> list[Result]:
+            from bench import drain
+
+            return drain.run(customers=sizes.drain_customers, batch=sizes.drain_batch, warmup=not smoke)
+
+        steps.append(("9 drain", drain))
     return steps
 
 

@@ -94,13 +94,24 @@ def avepoint_customer_onboarding_noop():
     def announce_customers(**context) -> dict:
         return {{"onboarded": 0}}
 
+    @task
+    def start_next_run(**context) -> None:
+        return None
+
+    @task(trigger_rule=TriggerRule.ALL_DONE, outlets=[Asset("noop://avepoint/needing-review")],
+          multiple_outputs=False)
+    def request_review(**context) -> dict:
+        return {{"counts": {{}}}}
+
     validated = validate_customers(claimed)
     onboarded = NoopOnboardCustomerOperator.partial(
         task_id="onboard_customer",
         pool=POOL,
         map_index_template="{{{{ task.label }}}}",
     ).expand_kwargs(validated)
-    onboarded >> [finish_run(), announce_customers()]
+    finished = finish_run()
+    onboarded >> [finished, announce_customers()]
+    finished >> [start_next_run(), request_review()]
 
 
 avepoint_customer_onboarding_noop()

@@ -13,7 +13,9 @@ customer, labelled *key · organization — outcome* once it has run; a customer
 `rejected`, `conflict`, `failed` or `invalid`, ends its task *failed* while the run stays green) →
 `finish_run` (always runs; fails the run when an onboarding task ended without recording an
 outcome; sends the run's alert, see the README) and, beside it, `announce_customers` (an event on the Asset `avepoint://elements/customers`
-when the run onboarded anyone, skipped otherwise).
+when the run onboarded anyone, skipped otherwise). After `finish_run`: `request_review` (an event on
+`avepoint://elements/customers/needing-review`, which starts the review DAG, when the run left rows
+needing a human) and `start_next_run` (with `drain` only).
 
 #### Params (Trigger → Run Parameters)
 | param | meaning |
@@ -21,21 +23,26 @@ when the run onboarded anyone, skipped otherwise).
 | `dry_run` | validate and report what would be sent; no API call, no claim, no status change |
 | `max_customers` | at most this many customers in this run (1–1000, default 500) |
 | `customer_keys` | only these `customer_key` values (one per line; empty: every waiting row), still subject to the status rules |
+| `drain` | when customers are still waiting after this run, start the next run with the same params (queued: never two at once); stops after a run that failed or onboarded nobody |
 
 A run takes rows in `pending` or `retry` (or `in_progress` claimed more than the
 claim timeout ago) requested before the end of its data interval, oldest first.
 
 #### Status lifecycle
+A row needing a human is offered in **Browse → Required Actions** by the DAG
+`avepoint_customer_review`: *retry as is*, *retry with corrected fields* (checked
+against the same rules) or *leave it*. SQL on the table works too.
+
 | status | meaning | what a human does |
 | --- | --- | --- |
 | `pending` | waiting for a run | nothing |
 | `in_progress` | held by run `claimed_by` | nothing; a stale claim is taken back after the claim timeout |
 | `onboarded` | created in AvePoint (or already ours); `avepoint_customer_id` set, password erased | nothing |
-| `invalid` | broke validation rules, listed in `status_reason`; never sent | fix the data, set `status = 'pending'` |
-| `rejected` | AvePoint refused it (HTTP 400, status 3 or 6) | read `status_reason`, fix the data, set `pending` |
-| `conflict` | the account exists under another partner (status 7) | ask the customer which partner manages them; release it there, then set `pending`, or leave it |
+| `invalid` | broke validation rules, listed in `status_reason`; never sent | review it: correct the fields and retry (or fix the data and set `status = 'pending'`) |
+| `rejected` | AvePoint refused it (HTTP 400, status 3 or 6) | read the reason, then review it: retry with corrected fields, or leave it |
+| `conflict` | the account exists under another partner (status 7) | ask the customer which partner manages them; once released there, review it: retry as is; else leave it |
 | `retry` | transient failure; a later run tries again | nothing, unless it repeats |
-| `failed` | still failing after the maximum attempts | check AvePoint and the events table; set `pending` and `attempts = 0` to try again |
+| `failed` | still failing after the maximum attempts | check AvePoint and the events table, then review it: retry as is (attempts start again at 0) |
 
 A 401/403 from AvePoint (wrong secret, revoked app, missing scope) fails the run
 and returns the rows it held to their previous status.
@@ -48,11 +55,18 @@ before its end, exactly once.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Param, TriggerRule, dag, task
+from airflow.sdk import Asset, Param, TriggerRule, dag, task
 
 from avepoint_provider.operators.onboard import AvePointOnboardCustomerOperator
 from include.onboarding.assets import CUSTOMERS_ASSET
-from include.onboarding.names import CLAIM_TASK_ID, DEFAULT_ARGS, POOL, PREPARE_TASK_ID, VALIDATE_TASK_ID
+from include.onboarding.names import (
+    CLAIM_TASK_ID,
+    DEFAULT_ARGS,
+    POOL,
+    PREPARE_TASK_ID,
+    REVIEW_ASSET_URI,
+    VALIDATE_TASK_ID,
+)
 from include.onboarding.store import WarehouseStore
 
 
@@ -97,6 +111,14 @@ def _alert_on_failure(context) -> None:
             description="Only these customer_key values, one per line; leave it empty for every waiting row. "
             "Rows must still be pending, retry or a stale in_progress.",
         ),
+        "drain": Param(
+            False,
+            type="boolean",
+            title="Drain the backlog",
+            description="When this run onboarded customers and more are waiting, start the next run "
+            "(with these params) as soon as this one ends, and so on until none is waiting. Never two "
+            "runs at once; stops after a run that failed or onboarded nobody.",
+        ),
     },
 )
 def avepoint_customer_onboarding():
@@ -132,6 +154,20 @@ def avepoint_customer_onboarding():
 
         return announce(context)
 
+    # With `drain`: the next run, queued until this one ends, while customers are still waiting.
+    @task
+    def start_next_run(**context) -> None:
+        from include.onboarding import drain
+
+        drain.start_next_run(context)
+
+    # Rows needing a human: an event that starts the review DAG (skipped, no event, otherwise).
+    @task(trigger_rule=TriggerRule.ALL_DONE, outlets=[Asset(REVIEW_ASSET_URI)], multiple_outputs=False)
+    def request_review(**context) -> dict:
+        from include.onboarding import review
+
+        return review.request_review(context)
+
     claimed = claim_customers()
     prepare_table() >> claimed
     validated = validate_customers(claimed)
@@ -141,7 +177,9 @@ def avepoint_customer_onboarding():
         pool=POOL,
         map_index_template="{{ task.label }}",
     ).expand_kwargs(validated)
-    onboarded >> [finish_run(), announce_customers()]
+    finished = finish_run()
+    onboarded >> [finished, announce_customers()]
+    finished >> [start_next_run(), request_review()]
 
 
 avepoint_customer_onboarding()

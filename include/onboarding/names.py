@@ -13,6 +13,8 @@ POOL = "avepoint_api"
 PREPARE_TASK_ID = "prepare_table"
 CLAIM_TASK_ID = "claim_customers"
 VALIDATE_TASK_ID = "validate_customers"
+# The Asset an onboarding run updates when it left rows needing a human: it starts the review DAG.
+REVIEW_ASSET_URI = "avepoint://elements/customers/needing-review"
 
 # Tests and impatient operators may shorten the retry delay; production keeps a minute.
 RETRY_DELAY = timedelta(seconds=float(os.environ.get("AVEPOINT_ONBOARDING_RETRY_DELAY_SECONDS", "60")))

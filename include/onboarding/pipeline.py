@@ -206,7 +206,10 @@ def finish_run(context: Any) -> dict[str, Any]:
 
     alerts = alert_after_run(context, settings, summary, claim_finished=bool(claim))
     # ---------------------------------------------------------------------------------------------
-    publish_note(context["dag"].dag_id, run_id, summary.note(), AIRFLOW_API_CONN_ID)
+    # The note through the REST API where a connection gives access; the same text is the return
+    # value (XCom, readable in the UI) on platforms where it does not (MWAA, Composer).
+    note = summary.note()
+    publish_note(context["dag"].dag_id, run_id, note, AIRFLOW_API_CONN_ID)
     if summary.stop_reason:
         raise AirflowFailException(
             f"The run stopped on a configuration error: {summary.stop_reason}. "
@@ -222,7 +225,8 @@ def finish_run(context: Any) -> dict[str, Any]:
             f"{summary.recovered} onboarding task(s) did not record an outcome; "
             "their rows were set to retry for the next run"
         )
-    return summary.to_dict() | {"alerts": alerts}  # what the alerts did, a channel that cannot send
+    # What the alerts did (a channel that cannot send), and the note for platforms without REST access.
+    return summary.to_dict() | {"alerts": alerts, "note": note}
 
 
 def _label(row: dict[str, Any]) -> str:

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, Self
 
 from airflow.sdk import BaseHook
 
@@ -104,6 +104,11 @@ class CustomerWarehouse:
         self.configured_table = table
         self.operations_schema = operations_schema
         self._statements: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Any, conn_id: str = "customer_warehouse") -> Self:
+        """The warehouse the ``avepoint_onboarding`` Variable configures (its table and operations schema)."""
+        return cls(conn_id, settings.table, operations_schema=settings.operations_schema)
 
     @cached_property
     def hook(self) -> Any:

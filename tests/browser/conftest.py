@@ -15,6 +15,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.support.deployment import AirflowRestClient, components_healthy, free_port
+from tests.support.rows import make_customer
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Playwright cannot download its own browser here; Debian's Chromium runs headless with these.
@@ -39,6 +41,11 @@ HOME = ROOT / "var" / "browser-test"
 ARTIFACTS = ROOT / "var" / "browser-artifacts"
 README_SCREENSHOTS = ROOT / "docs" / "screenshots"
 DAG_ID = "avepoint_customer_onboarding"
+REVIEW_DAG_ID = "avepoint_customer_review"
+# Beside the demo customers: one that the first real run finds invalid (a lower-case country code),
+# whose organization looks like a template. A person corrects it in the review queue.
+REVIEW_KEY = "CUST-742"
+REVIEW_ORGANIZATION = "{{ 6*7 }} Research"
 VIEWPORT = {"width": 1400, "height": 900}
 
 
@@ -84,7 +91,8 @@ def _healthy(api_url: str, standalone) -> bool:
 
 @pytest.fixture(scope="module")
 def local_airflow() -> Iterator[LocalAirflow]:
-    """``make airflow`` in miniature: sandbox, prepared metadata DB and warehouse, ``airflow standalone``.
+    """``make airflow`` in miniature: sandbox, prepared metadata DB and warehouse (the demo customers
+    and :data:`REVIEW_KEY`), ``airflow standalone``.
 
     Scoped to the browser test module rather than the session, so that Airflow is stopped as soon as
     the browser tests are done instead of taking CPU from every later test of ``make test``.
@@ -142,6 +150,17 @@ def local_airflow() -> Iterator[LocalAirflow]:
             "AIRFLOW_CONN_CUSTOMER_WAREHOUSE", json.dumps(settings.connections["customer_warehouse"])
         )
         airflow.warehouse = CustomerWarehouse("customer_warehouse")
+        hour_ago = datetime.now(UTC) - timedelta(hours=1)
+        airflow.warehouse.add_customers(
+            [
+                make_customer(
+                    REVIEW_KEY,
+                    organization_name=REVIEW_ORGANIZATION,
+                    country_code="us",
+                    requested_at=hour_ago,
+                )
+            ]
+        )
         yield airflow
     finally:
         patch.undo()

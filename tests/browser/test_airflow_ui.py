@@ -2,8 +2,10 @@
 
 The tests run in order against one local Airflow (see conftest.py): the connection form and its
 Test button, the DAG's documentation, the trigger dialog (bad values refused, a dry run, a real
-run), the run note, the labelled mapped tasks and one task log, and a backfill started from the
-trigger dialog. Each step leaves a screenshot in var/browser-artifacts.
+run), the run note (also written with an API token alone), the labelled mapped tasks and one task
+log, a person answering the review queue in Required Actions and the next run onboarding the
+corrected customer, a backfill started from the trigger dialog, and a drain. Each step leaves a
+screenshot in var/browser-artifacts.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
+import requests
 
-from tests.browser.conftest import DAG_ID, VIEWPORT
+from avepoint_sandbox import SandboxControl
+from tests.browser.conftest import DAG_ID, REVIEW_DAG_ID, REVIEW_KEY, REVIEW_ORGANIZATION, VIEWPORT
 from tests.support.rows import make_customer, run_sql
 from tools.demo.customers import ALREADY_OURS_ACCOUNT, OTHER_PARTNER_ACCOUNT, demo_customers
 
@@ -27,6 +31,8 @@ INVALID_KEYS = {"CUST-201", "CUST-202", "CUST-203", "CUST-204", "CUST-205", "CUS
 SENT_KEYS = [c["customer_key"] for c in DEMO if c["customer_key"] not in INVALID_KEYS]
 LABELS = {c["customer_key"]: f"{c['customer_key']} · {c['organization_name'].strip()}" for c in DEMO}
 UI_CONNECTION = "avepoint_browser"
+REVIEW_ASSET_URI = "avepoint://elements/customers/needing-review"
+REVIEW_PASSWORD = f"Secret-{REVIEW_KEY}-Pw1!"  # make_customer's
 
 
 def _dialog(page, title: str):
@@ -142,15 +148,16 @@ def test_dag_docs_explain_params_lifecycle_and_what_a_human_does(page, shot):
     assert "| status |" not in docs.inner_text()
     lifecycle = docs.locator("table").nth(1)
     for status, action in (
-        ("invalid", "fix the data"),
-        ("rejected", "read status_reason"),
+        ("invalid", "review it: correct the fields and retry"),
+        ("rejected", "review it: retry with corrected fields"),
         ("conflict", "ask the customer"),
-        ("failed", "attempts = 0"),
+        ("failed", "review it: retry as is"),
     ):
         assert action in lifecycle.locator("tr").filter(has_text=status).first.inner_text(), status
     params = docs.locator("table").nth(0).inner_text()
-    for param in ("dry_run", "max_customers", "customer_keys"):
+    for param in ("dry_run", "max_customers", "customer_keys", "drain"):
         assert param in params
+    assert "Required Actions" in docs.inner_text()
     assert "Backfill" in docs.inner_text()
     _fit_resizable(docs, width=1150, height=820)  # small by default: make it large for the screenshot
     shot(page, "dag-docs")
@@ -159,8 +166,8 @@ def test_dag_docs_explain_params_lifecycle_and_what_a_human_does(page, shot):
 # -- the trigger dialog ----------------------------------------------------------------------------
 
 
-def _open_trigger(page):
-    page.goto(f"/dags/{DAG_ID}")
+def _open_trigger(page, dag_id: str = DAG_ID):
+    page.goto(f"/dags/{dag_id}")
     page.get_by_role("button", name="Trigger Dag").click()
     dialog = _dialog(page, "Trigger Dag - ")
     dialog.get_by_text("Run Parameters").wait_for()
@@ -206,7 +213,7 @@ def test_trigger_dialog_shows_typed_params_and_refuses_bad_values(page, local_ai
     assert local_airflow.api("GET", f"/dags/{DAG_ID}/dagRuns")["total_entries"] == runs_before
 
 
-def test_a_dry_run_from_the_trigger_dialog_changes_nothing(page, local_airflow, shot):
+def test_a_dry_run_from_the_trigger_dialog_changes_nothing(page, local_airflow, shot, run_ids):
     dialog = _open_trigger(page)
     dialog.locator("label").filter(has=page.locator("input[name=element_dry_run]")).first.click()
     assert dialog.locator("input[name=element_dry_run]").is_checked()
@@ -221,12 +228,14 @@ def test_a_dry_run_from_the_trigger_dialog_changes_nothing(page, local_airflow, 
         "dry_run": True,
         "max_customers": 5,
         "customer_keys": ["CUST-001", "CUST-201", "CUST-101"],
+        "drain": False,
     }
     assert run["note"].startswith(
         "**Dry run**: nothing was claimed, sent or changed. 2 customer(s) would be sent"
     )
     assert "**Would be marked invalid (1):**" in run["note"] and "CUST-201" in run["note"]
-    assert local_airflow.warehouse.status_counts() == {"pending": len(DEMO)}
+    assert local_airflow.warehouse.status_counts() == {"pending": len(DEMO) + 1}
+    run_ids["dry"] = run_id
 
 
 def test_a_real_run_leaves_a_markdown_summary_in_its_note(page, local_airflow, shot, run_ids):
@@ -239,7 +248,7 @@ def test_a_real_run_leaves_a_markdown_summary_in_its_note(page, local_airflow, s
     counts = local_airflow.warehouse.status_counts()
     assert counts == {
         "onboarded": len(SENT_KEYS) - 2,
-        "invalid": len(INVALID_KEYS),
+        "invalid": len(INVALID_KEYS) + 1,  # and the review row
         "rejected": 1,
         "conflict": 1,
     }
@@ -261,11 +270,27 @@ def test_a_real_run_leaves_a_markdown_summary_in_its_note(page, local_airflow, s
         i.startswith("CUST-103 Sandbox Partner · rejected: AvePoint refused the customer") for i in items
     ), items
     assert any("· invalid: " in i for i in items), items
-    assert f"onboarded {counts['onboarded']} · invalid 6 · rejected 1 · conflict 1" in text
+    assert f"onboarded {counts['onboarded']} · invalid 7 · rejected 1 · conflict 1" in text
     for secret in DEMO_PASSWORDS + DEMO_ACCOUNTS:
         assert secret not in text
     _fit_resizable(note, width=1100, height=440)
     shot(note, "run-note", readme="run-note.png")
+
+
+def test_the_run_note_is_written_with_an_api_token_alone(local_airflow, run_ids, monkeypatch):
+    """Astro's way: the ``airflow_api`` connection holds an API token in its password, no login."""
+    from include.onboarding.run_note import publish_note
+    from tests.conftest import set_connection
+
+    run_id = run_ids.get("dry") or pytest.skip("needs the dry run of an earlier test")
+    token = requests.get(f"{local_airflow.api_url}/auth/token", timeout=10).json()["access_token"]
+    set_connection(
+        monkeypatch, "airflow_api_token", conn_type="http", host=local_airflow.api_url, password=token
+    )
+
+    assert publish_note(DAG_ID, run_id, "Written with an **API token**.", "airflow_api_token")
+
+    assert local_airflow.run(DAG_ID, run_id)["note"] == "Written with an **API token**."
 
 
 @pytest.fixture(scope="module")
@@ -306,6 +331,101 @@ def test_mapped_tasks_carry_customer_labels_and_a_log_tells_the_story(page, loca
     assert "registrationAccount" not in story and "password" not in story.lower()
     page.keyboard.press("w")  # wrap long lines for the screenshot
     shot(page, "task-log-conflict")
+
+
+# -- the review queue: a person answers in Required Actions ------------------------------------------
+
+
+def _task_instances(local_airflow, dag_id: str, run_id: str) -> dict[tuple[str, int], dict]:
+    listed = local_airflow.api("GET", f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances")
+    return {(t["task_id"], t["map_index"]): t for t in listed["task_instances"]}
+
+
+def test_a_person_corrects_a_row_in_required_actions_and_the_next_run_onboards_it(
+    page, local_airflow, shot, run_ids
+):
+    real = run_ids.get("real") or pytest.skip("needs the real run of an earlier test")
+    store = local_airflow.warehouse
+    assert store.rows([REVIEW_KEY])[0]["status"] == "invalid"
+    # The real run asked for a review: an Asset event naming it and its rows needing a human. (This
+    # Airflow creates no scheduled or Asset-triggered runs, so a person starts the review by hand.)
+    events = local_airflow.api("GET", "/assets/events", params={"source_dag_id": DAG_ID})["asset_events"]
+    asked = [e["extra"] for e in events if e["uri"] == REVIEW_ASSET_URI]
+    assert asked == [
+        {"run_id": real, "counts": {"conflict": 1, "rejected": 1, "invalid": len(INVALID_KEYS) + 1}}
+    ]
+
+    local_airflow.api("PATCH", f"/dags/{REVIEW_DAG_ID}", json={"is_paused": False})
+    dialog = _open_trigger(page, REVIEW_DAG_ID)
+    dialog.locator("textarea[name=element_customer_keys]").fill(REVIEW_KEY)
+    review_run = _trigger(page, dialog)
+    local_airflow.wait_until(
+        lambda: (
+            _task_instances(local_airflow, REVIEW_DAG_ID, review_run)
+            .get(("review_customer", 0), {})
+            .get("state")
+            == "awaiting_input"
+        ),
+        150,
+        "the review task to wait for a person",
+    )
+
+    page.goto("/required_actions")
+    subject = f"{REVIEW_KEY} · {REVIEW_ORGANIZATION} — invalid"
+    page.get_by_role("link", name=subject).click()
+    form = page.locator("input[name=element_organization_name]")
+    form.wait_for()
+    text = page.locator("body").inner_text()
+    # Row data is shown as text, never rendered as a template ({{ 6*7 }} is not 42), and never the password.
+    assert subject in text and f"({REVIEW_ORGANIZATION}) is invalid" in text and "42 Research" not in text
+    assert "country_code is not one of the 249 two-letter country codes" in text
+    assert form.input_value() == REVIEW_ORGANIZATION
+    assert page.locator("input[name=element_password]").count() == 0 and REVIEW_PASSWORD not in text
+    country = page.locator("input[name=element_country_code]")
+    assert country.input_value() == "us"
+    country.fill("US")
+    page.set_viewport_size({"width": 1400, "height": 1700})  # the whole form in one picture
+    shot(page, "review-required-action", readme="review-required-action.png")
+    page.set_viewport_size(VIEWPORT)
+    with page.expect_response(lambda r: "hitlDetails" in r.url and r.request.method == "PATCH") as answer:
+        page.get_by_role("button", name="Retry with corrected fields").click()
+    assert answer.value.ok, answer.value.text()
+
+    run = local_airflow.wait_for_run(REVIEW_DAG_ID, review_run, 150)
+    assert run["state"] == "success"
+    task = _task_instances(local_airflow, REVIEW_DAG_ID, review_run)[("review_customer", 0)]
+    assert task["rendered_map_index"] == f"{REVIEW_KEY} · {REVIEW_ORGANIZATION} — re-queued with corrections"
+    row = store.rows([REVIEW_KEY])[0]
+    assert (row["status"], row["country_code"], row["organization_name"]) == (
+        "pending",
+        "US",
+        REVIEW_ORGANIZATION,
+    )
+    [(outcome, message)] = run_sql(
+        store,
+        f"SELECT outcome, message FROM {store.events_table} WHERE customer_key = :key AND run_id = :run",
+        {"key": REVIEW_KEY, "run": review_run},
+    )
+    assert outcome == "review_corrected"
+    assert message == (
+        "Retry with corrected fields by Anonymous (id Anonymous): re-queued as pending from invalid; "
+        "fields changed: country_code"
+    )
+    page.goto(f"/dags/{REVIEW_DAG_ID}/runs/{quote(review_run, safe='')}/tasks/review_customer/mapped")
+    page.get_by_text("re-queued with corrections").first.wait_for()
+    shot(page, "review-done")
+
+    # The next onboarding run takes the corrected row and onboards it, organization as typed.
+    next_run = local_airflow.api(
+        "POST",
+        f"/dags/{DAG_ID}/dagRuns",
+        json={"logical_date": None, "conf": {"customer_keys": [REVIEW_KEY]}},
+    )["dag_run_id"]
+    assert local_airflow.wait_for_run(DAG_ID, next_run, 150)["state"] == "success"
+    assert store.rows([REVIEW_KEY])[0]["status"] == "onboarded"
+    with SandboxControl(local_airflow.sandbox_url) as control:
+        created = [c for c in control.inspect()["customers"] if c["organization"] == REVIEW_ORGANIZATION]
+    assert [c["countryCode"] for c in created] == ["US"]
 
 
 # -- backfill from the trigger dialog ---------------------------------------------------------------
@@ -370,3 +490,52 @@ def test_a_backfill_from_the_trigger_dialog_drains_the_window(page, local_airflo
     page.goto(f"/dags/{DAG_ID}/backfills")
     page.get_by_role("row").nth(1).wait_for()
     shot(page, "backfills-tab")
+
+
+# -- draining a backlog -------------------------------------------------------------------------------
+
+
+def test_a_drain_starts_the_next_run_while_customers_wait_one_run_at_a_time(page, local_airflow, shot):
+    store = local_airflow.warehouse
+    minute_ago = datetime.now(UTC) - timedelta(minutes=1)
+    store.add_customers(
+        [make_customer(f"DRAIN-{i}", domain="drain.example", requested_at=minute_ago) for i in range(5)]
+    )
+    waiting = [
+        k for (k,) in run_sql(store, f"SELECT customer_key FROM {store.table} WHERE status = 'pending'")
+    ]
+    assert len(waiting) == 6, waiting  # five new rows and the backfill's BF-AFTER
+    before = {r["dag_run_id"] for r in local_airflow.api("GET", f"/dags/{DAG_ID}/dagRuns")["dag_runs"]}
+
+    dialog = _open_trigger(page)
+    dialog.locator("input[name=element_max_customers]").fill("3")
+    dialog.locator("label").filter(has=page.locator("input[name=element_drain]")).first.click()
+    assert dialog.locator("input[name=element_drain]").is_checked()
+    shot(dialog, "trigger-dialog-drain")
+    first = _trigger(page, dialog)
+
+    def chain() -> list[dict] | None:
+        runs = [
+            r
+            for r in local_airflow.api("GET", f"/dags/{DAG_ID}/dagRuns")["dag_runs"]
+            if r["dag_run_id"] not in before
+        ]
+        done = len(runs) == 2 and all(r["state"] in ("success", "failed") for r in runs)
+        return sorted(runs, key=lambda r: r["run_after"]) if done else None
+
+    runs = local_airflow.wait_until(chain, 300, "the drained runs", interval=3)
+    assert [r["dag_run_id"] for r in runs][0] == first
+    assert [r["state"] for r in runs] == ["success", "success"]
+    assert runs[1]["conf"] == {"drain": True, "dry_run": False, "max_customers": 3, "customer_keys": []}
+    # Never two at once: the second run started after the first had ended.
+    assert runs[1]["start_date"] >= runs[0]["end_date"], runs
+    states = [
+        _task_instances(local_airflow, DAG_ID, r["dag_run_id"])[("start_next_run", -1)]["state"] for r in runs
+    ]
+    assert states == ["success", "skipped"]  # the second found nobody waiting and ended the chain
+    assert {
+        s for (s,) in run_sql(store, f"SELECT status FROM {store.table} WHERE customer_key LIKE 'DRAIN-%'")
+    } == {"onboarded"}
+    page.goto(f"/dags/{DAG_ID}/runs")
+    page.get_by_text(runs[1]["dag_run_id"]).first.wait_for()
+    shot(page, "drained-runs")

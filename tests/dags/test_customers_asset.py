@@ -12,6 +12,7 @@ ASSET_URI = "avepoint://elements/customers"
 
 
 def asset_events(run_id: str) -> list[dict]:
+    """The run's events on this Asset (a run may also ask for a review, an event on another one)."""
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
 
@@ -19,7 +20,7 @@ def asset_events(run_id: str) -> list[dict]:
         rows = (
             session.query(AssetEvent, AssetModel.uri)
             .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-            .filter(AssetEvent.source_run_id == run_id)
+            .filter(AssetEvent.source_run_id == run_id, AssetModel.uri == ASSET_URI)
             .all()
         )
         return [{"uri": uri, "task": e.source_task_id, "extra": e.extra} for e, uri in rows]

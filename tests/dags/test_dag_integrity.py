@@ -45,6 +45,7 @@ def test_the_contract_dags_are_there_with_their_schedules():
     assert DAG_IDS == [
         "avepoint_customer_onboarding",
         "avepoint_customer_reconciliation",
+        "avepoint_customer_review",
         "avepoint_welcome_customers",
     ]
     assert DAGBAG.dags["avepoint_customer_onboarding"].schedule == "@hourly"
@@ -90,12 +91,13 @@ def test_onboarding_params_are_typed_described_and_bounded():
     from airflow.sdk import conf
 
     params = DAGBAG.dags["avepoint_customer_onboarding"].params
-    assert set(params.keys()) == {"dry_run", "max_customers", "customer_keys"}
+    assert set(params.keys()) == {"dry_run", "max_customers", "customer_keys", "drain"}
     for name in params:
         param = params.get_param(name)
         assert param.schema.get("type"), name
         assert param.schema.get("title") and param.description, name
     assert params.get_param("dry_run").value is False
+    assert (params.get_param("drain").value, params.get_param("drain").schema["type"]) == (False, "boolean")
     bounds = params.get_param("max_customers").schema
     max_map_length = conf.getint("core", "max_map_length")
     assert (bounds["minimum"], bounds["maximum"]) == (1, 1000)
@@ -149,3 +151,29 @@ def test_parsing_the_onboarding_dag_imports_no_execute_time_code_and_builds_no_d
     assert sorted(set(EXECUTE_TIME_MODULES) & set(result["modules"])) == []
     # A frozen dataclass costs about a millisecond to build: more than the rest of the DAG's own imports.
     assert result["dataclasses"] == []
+
+
+def test_a_run_starts_the_next_only_after_finishing_cleanly_and_asks_for_a_review_whatever_happened():
+    from airflow.sdk import TriggerRule
+
+    from include.onboarding.review import REVIEW_ASSET
+
+    dag = DAGBAG.dags["avepoint_customer_onboarding"]
+    finish = dag.get_task("finish_run")
+    next_run, review = dag.get_task("start_next_run"), dag.get_task("request_review")
+    assert finish.downstream_task_ids >= {"start_next_run", "request_review"}
+    # A failed run (finish_run failed) starts no next run; rows it left still get their review.
+    assert (next_run.trigger_rule, review.trigger_rule) == (TriggerRule.ALL_SUCCESS, TriggerRule.ALL_DONE)
+    assert [o.uri for o in review.outlets] == [REVIEW_ASSET.uri]
+    assert dag.max_active_runs == 1  # a drained run waits for the one that started it
+
+
+def test_the_review_dag_runs_on_the_onboarding_runs_request_and_never_renders_row_data():
+    from include.onboarding.review import REVIEW_ASSET
+
+    dag = DAGBAG.dags["avepoint_customer_review"]
+    assert [a.uri for a in dag.timetable.asset_condition.objects] == [REVIEW_ASSET.uri]
+    review = dag.get_task("review_customer")
+    assert review.operator_class.template_fields == ()  # subject, body and form hold row data
+    assert review.map_index_template == "{{ task.review_label }}"
+    assert set(dag.params.keys()) == {"customer_keys", "max_rows"}

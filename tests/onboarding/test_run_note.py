@@ -62,3 +62,89 @@ def test_a_connection_uri_with_https_keeps_https(monkeypatch, sent):
     assert publish_note("dag_a", "manual__1", "note text", CONN_ID)
 
     assert [url for _, url in sent][0] == "https://airflow.example:8443/auth/token"
+
+
+# -- token auth (Astro's API tokens), and no REST access at all ----------------------------------------
+
+
+@pytest.fixture
+def headers(monkeypatch):
+    """Every request publish_note makes, answered in-process: (method, url, Authorization header) each."""
+    seen: list[tuple[str, str, str | None]] = []
+
+    def send(self, request, **kwargs):
+        seen.append((request.method, request.url, request.headers.get("Authorization")))
+        response = requests.Response()
+        response.status_code = 200
+        response.url = request.url
+        response._content = b"{}"
+        return response
+
+    monkeypatch.setattr(requests.Session, "send", send)
+    return seen
+
+
+def test_an_api_token_in_the_password_is_sent_as_a_bearer_token(monkeypatch, headers):
+    """Astro: a Deployment API token, no login; the API lives under the deployment's path."""
+    set_connection(
+        monkeypatch,
+        CONN_ID,
+        conn_type="https",
+        host="https://example.astronomer.run/d1a2b3c4",
+        password="astro-deployment-token-1",
+    )
+
+    assert publish_note("dag_a", "manual__1", "note text", CONN_ID)
+
+    assert headers == [
+        (
+            "PATCH",
+            "https://example.astronomer.run/d1a2b3c4/api/v2/dags/dag_a/dagRuns/manual__1?update_mask=note",
+            "Bearer astro-deployment-token-1",
+        )
+    ]
+
+
+def test_an_api_token_in_the_extra_is_sent_as_a_bearer_token(monkeypatch, headers):
+    set_connection(
+        monkeypatch, CONN_ID, conn_type="https", host="airflow.example", extra={"token": "extra-token-2"}
+    )
+
+    assert publish_note("dag_a", "manual__1", "note text", CONN_ID)
+
+    assert [(method, auth) for method, _, auth in headers] == [("PATCH", "Bearer extra-token-2")]
+
+
+def test_a_refused_token_is_said_once_with_what_to_fix(monkeypatch, caplog):
+    def send(self, request, **kwargs):
+        response = requests.Response()
+        response.status_code = 401
+        response.url = request.url
+        response._content = b'{"detail": "Invalid token"}'
+        return response
+
+    monkeypatch.setattr(requests.Session, "send", send)
+    set_connection(
+        monkeypatch, CONN_ID, conn_type="https", host="airflow.example", password="expired-token-3"
+    )
+
+    with caplog.at_level("INFO", logger="include.onboarding.run_note"):
+        assert not publish_note("dag_a", "manual__1", "note text", CONN_ID)
+
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1, messages
+    assert "HTTP 401" in messages[0] and "token" in messages[0] and "finish_run" in messages[0]
+    assert "expired-token-3" not in messages[0]
+
+
+def test_without_rest_access_the_run_says_so_once_and_where_the_summary_is(monkeypatch, caplog):
+    monkeypatch.delenv("AIRFLOW_CONN_AIRFLOW_API", raising=False)
+
+    with caplog.at_level("INFO", logger="include.onboarding.run_note"):
+        assert not publish_note("dag_a", "manual__1", "note text", CONN_ID)
+
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1, messages
+    assert caplog.records[0].levelname == "WARNING"
+    # Where to read it instead, and how to turn the note on.
+    assert "finish_run" in messages[0] and "XCom" in messages[0] and CONN_ID in messages[0]
