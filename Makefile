@@ -61,14 +61,18 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
+# Two pytest-xdist workers, one per core of the CI machine: tests that share a deployment, the
+# platform virtualenv or a browser Airflow stay together on one worker (tests/conftest.py).
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_PARALLEL)
 
 # The fast tier for the edit-test loop (under 5 minutes): lint, import contracts, unit and in-process
 # DAG tests; no deployment, Celery, browser, benchmark or packaging test.
 FAST_TIER := not (deployment or celery or browser or bench or packaging)
 check: lint
-	$(BIN)/pytest -m "$(FAST_TIER)"
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m "$(FAST_TIER)"
 
 demo: $(INSTALLED)
 	$(BIN)/python -m tools.demo

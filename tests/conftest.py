@@ -8,7 +8,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # Before anything imports Airflow: every test run gets its own AIRFLOW_HOME inside the repo.
-os.environ["AIRFLOW_HOME"] = str(ROOT / "var" / "test-airflow")
+# Under pytest-xdist (`make test` runs two workers) each worker has its own: dag.test() writes there.
+os.environ["AIRFLOW_HOME"] = str(ROOT / "var" / f"test-airflow{os.environ.get('PYTEST_XDIST_WORKER', '')}")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
@@ -25,6 +26,27 @@ from tests.support.postgres import (  # noqa: E402
 )
 
 FAKE_GRAPH = "http://avepoint.test"
+
+# Tests that share one expensive thing run on one pytest-xdist worker (`--dist loadgroup`), in their
+# usual order: a session fixture built once (the deployment stack, the platform virtualenv), a
+# module's Airflow (the browser tests, the Celery cluster) or a folder under var/ (make airflow and
+# make cluster, the bench). Every other test goes to whichever worker is free.
+XDIST_GROUPS = (
+    ("packaging", lambda item, path: item.get_closest_marker("packaging") is not None),
+    ("celery", lambda item, path: item.get_closest_marker("celery") is not None),
+    ("deployment", lambda item, path: item.get_closest_marker("deployment") is not None),
+    ("browser", lambda item, path: path.startswith("tests/browser/")),
+    ("local", lambda item, path: path.startswith("tests/local/")),
+    ("bench", lambda item, path: item.get_closest_marker("bench") is not None),
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = Path(str(item.path)).relative_to(ROOT).as_posix()
+        group = next((name for name, belongs in XDIST_GROUPS if belongs(item, path)), None)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 def set_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, **fields) -> None:

@@ -26,6 +26,11 @@ from urllib.parse import quote, urlsplit
 
 log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 10
+# An API server answers 5xx while its metadata database is busy (SQLite locked by the scheduler,
+# a PostgreSQL failover): setting a note is idempotent, so such an answer is tried again.
+RETRIED_STATUSES = (500, 502, 503, 504)
+ATTEMPTS = 4
+BACKOFF_SECONDS = 0.5  # then 1 s, then 2 s
 ELSEWHERE = "the summary is in this finish_run log and in its XCom (return value, key 'note')"
 
 
@@ -72,6 +77,7 @@ def publish_note(dag_id: str, run_id: str, note: str, conn_id: str) -> bool:
     base = base_url(conn)
     token = api_token(conn)
     with requests.Session() as session:
+        _retry_server_errors(session)
         try:
             if token is None:
                 token = _exchange_for_token(session, base, conn)
@@ -116,3 +122,20 @@ def _exchange_for_token(session: Any, base: str, conn: Any) -> str:
         auth = session.get(f"{base}/auth/token", timeout=TIMEOUT_SECONDS)
     auth.raise_for_status()
     return auth.json()["access_token"]
+
+
+def _retry_server_errors(session: Any) -> None:
+    """Retry refused connections and 5xx answers (urllib3's Retry), the last answer kept for the log."""
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    retry = Retry(
+        total=ATTEMPTS - 1,
+        read=0,  # a request that may have been applied is not sent again on a read error
+        status_forcelist=RETRIED_STATUSES,
+        allowed_methods=frozenset({"GET", "POST", "PATCH"}),
+        backoff_factor=BACKOFF_SECONDS,
+        raise_on_status=False,
+    )
+    for prefix in ("http://", "https://"):
+        session.mount(prefix, HTTPAdapter(max_retries=retry))

@@ -309,13 +309,15 @@ def test_mapped_tasks_carry_customer_labels_and_a_log_tells_the_story(page, loca
     assert page.get_by_text("onboard_customer [ ]").first.is_visible()
     links = page.get_by_role("link").filter(has_text=re.compile(r"^CUST-\d{3} · ")).all_inner_texts()
     labels = sorted(" ".join(t.split()) for t in links)
-    assert labels == sorted(LABELS[k] for k in SENT_KEYS)
+    # Each label ends in the outcome the warehouse recorded for that customer.
+    status = {r["customer_key"]: r["status"] for r in local_airflow.warehouse.rows(SENT_KEYS)}
+    assert labels == sorted(f"{LABELS[k]} — {status[k]}" for k in SENT_KEYS)
     page_text = page.locator("body").inner_text()
     for secret in DEMO_PASSWORDS + DEMO_ACCOUNTS:
         assert secret not in page_text
     shot(page, "mapped-tasks-grid", readme="grid-mapped-tasks.png")
 
-    page.get_by_role("link", name=LABELS["CUST-101"]).first.click()
+    page.get_by_role("link", name=f"{LABELS['CUST-101']} — conflict").first.click()
     log = page.get_by_text("Outcome for customer CUST-101: conflict")
     log.wait_for()
     story = page.get_by_test_id("virtualized-list").inner_text()

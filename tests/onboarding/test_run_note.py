@@ -148,3 +148,43 @@ def test_without_rest_access_the_run_says_so_once_and_where_the_summary_is(monke
     assert caplog.records[0].levelname == "WARNING"
     # Where to read it instead, and how to turn the note on.
     assert "finish_run" in messages[0] and "XCom" in messages[0] and CONN_ID in messages[0]
+
+
+def test_a_busy_api_server_is_asked_again(monkeypatch):
+    """A 5xx (the API server's metadata database locked, seen under load) is retried: the note lands."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    monkeypatch.setattr("include.onboarding.run_note.BACKOFF_SECONDS", 0.01)
+    patches: list[int] = []
+
+    class Api(BaseHTTPRequestHandler):
+        def do_GET(self):  # /auth/token, as the simple auth manager with every user an admin answers
+            self._answer(200, {"access_token": "note-token-1234567"})
+
+        def do_PATCH(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            patches.append(1)
+            self._answer(500 if len(patches) < 3 else 200, {})
+
+        def _answer(self, status, body):
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        set_connection(monkeypatch, CONN_ID, conn_type="http", host=f"127.0.0.1:{server.server_port}")
+
+        assert publish_note("dag_a", "manual__1", "note text", CONN_ID)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(patches) == 3

@@ -546,6 +546,7 @@ class AvePointHook(HttpHook):
             if response.found_by_lookup or not decide(response.api_status, response.customer_id).needs_lookup:
                 return response
             # The reply alone does not settle the customer: look it up within this call's bound.
+            self.log.info("Looking the account up in this partner's customer list")
             found = self._retrying()(self._lookup, call, account)
             if found is None:
                 return dataclasses.replace(response, listed=False, requests_made=call.requests_made)
