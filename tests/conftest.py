@@ -22,7 +22,6 @@ from tests.support.fake_http import FakeAvePoint  # noqa: E402
 from tests.support.platform_venv import dist, platform_venv, provider_wheel  # noqa: E402, F401 (fixtures)
 from tests.support.postgres import (  # noqa: E402
     fresh_postgres_database,
-    postgres_connection,
     require_postgres,
 )
 
@@ -171,22 +170,42 @@ def postgres_db(postgres_server):
         yield url
 
 
+@pytest.fixture(scope="session")
+def mariadb_server() -> str:
+    """A reachable MariaDB (``AVEPOINT_TEST_MARIADB``); skipped when absent, required under CI. Its version."""
+    from tests.support.mariadb import require_mariadb
+
+    return require_mariadb()
+
+
+@pytest.fixture
+def mariadb_db(mariadb_server):
+    """A fresh MariaDB database for one test (its name), dropped afterwards."""
+    from tests.support.mariadb import fresh_mariadb_database
+
+    with fresh_mariadb_database() as name:
+        yield name
+
+
+@pytest.fixture
+def snowflake_account():
+    """A fresh emulated Snowflake account (fakesnow) for one test, patched into this process."""
+    from tests.support.snowflake import snowflake_emulator
+
+    with snowflake_emulator():
+        yield
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def warehouse(request, tmp_path, monkeypatch):
-    """An empty ``customer_warehouse`` (SQLite file or fresh PostgreSQL database) with its tables."""
-    from include.onboarding.warehouse import CustomerWarehouse
+    """An empty ``customer_warehouse`` (SQLite file or fresh PostgreSQL database) with its tables.
 
-    if request.param == "sqlite":
-        set_connection(
-            monkeypatch, "customer_warehouse", conn_type="sqlite", host=str(tmp_path / "warehouse.db")
-        )
-    else:
-        set_connection(
-            monkeypatch, "customer_warehouse", **postgres_connection(request.getfixturevalue("postgres_db"))
-        )
-    store = CustomerWarehouse("customer_warehouse")
-    store.prepare()
-    return store
+    Tests parametrised with ``indirect=True`` may ask for ``mariadb`` or ``snowflake`` too
+    (tests/support/warehouses.py).
+    """
+    from tests.support.warehouses import empty_warehouse
+
+    return empty_warehouse(request.param, request, tmp_path, monkeypatch)
 
 
 # -- Airflow's metadata database --------------------------------------------------------------------

@@ -37,6 +37,11 @@ LOADED_BY_AIRFLOW = {
     "apache-airflow-providers-sqlite": "the sqlite connection type of customer_warehouse (conn.get_hook())",
     "apache-airflow-providers-postgres": "the postgres connection type of customer_warehouse (conn.get_hook())",
     "psycopg": "the PostgreSQL driver SQLAlchemy loads for a postgresql+psycopg URL",
+    "apache-airflow-providers-mysql": "the mysql connection type of customer_warehouse (conn.get_hook())",
+    "mysqlclient": "the MySQL driver SQLAlchemy loads (MySQLdb) for the mysql provider's mysql:// URL",
+    "apache-airflow-providers-snowflake": "the snowflake connection type of customer_warehouse (conn.get_hook())",
+    "snowflake-connector-python": "the Snowflake driver under the snowflake provider's hook and SQLAlchemy dialect",
+    "snowflake-sqlalchemy": "the SQLAlchemy dialect the snowflake provider's get_sqlalchemy_engine() loads",
 }
 
 

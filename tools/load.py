@@ -154,7 +154,7 @@ def load(path: Path, *, dry_run: bool = False) -> int:
     except FileProblem as exc:
         print(exc, file=sys.stderr)
         return 2
-    store = CustomerWarehouse(WAREHOUSE_CONN_ID, OnboardingSettings.load().table)
+    store = CustomerWarehouse.from_settings(OnboardingSettings.load(), WAREHOUSE_CONN_ID)
     store.prepare()
     problems: dict[int, list[str]] = {line: list(found) for line, _, found in parsed}
     lines_by_key: dict[str, list[int]] = {}

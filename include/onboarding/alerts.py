@@ -288,7 +288,9 @@ def send_alerts_owed(context: Any, settings: OnboardingSettings) -> dict[str, An
     from include.onboarding.ops_store import OperationsWarehouse
 
     try:
-        store = OperationsWarehouse(WAREHOUSE_CONN_ID, settings.table)
+        store = OperationsWarehouse(
+            WAREHOUSE_CONN_ID, settings.table, operations_schema=settings.operations_schema
+        )
         try:
             return send_owed(context, settings, store)
         finally:
@@ -316,7 +318,9 @@ def owe_and_send(
     """
     from include.onboarding.ops_store import OperationsWarehouse
 
-    store = OperationsWarehouse(WAREHOUSE_CONN_ID, settings.table)
+    store = OperationsWarehouse(
+        WAREHOUSE_CONN_ID, settings.table, operations_schema=settings.operations_schema
+    )
     try:
         try:
             store.create_operations_tables()

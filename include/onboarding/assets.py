@@ -36,7 +36,10 @@ def announce(context: Any) -> dict[str, Any]:
     run_id = context["run_id"]
     if context["params"].get("dry_run"):
         raise AirflowSkipException("a dry run onboards nobody: no asset event")
-    store = OperationsWarehouse(WAREHOUSE_CONN_ID, OnboardingSettings.load().table)
+    settings = OnboardingSettings.load()
+    store = OperationsWarehouse(
+        WAREHOUSE_CONN_ID, settings.table, operations_schema=settings.operations_schema
+    )
     try:
         customers = [
             {"customer_key": str(r["customer_key"]), "avepoint_customer_id": r["avepoint_customer_id"]}

@@ -31,6 +31,8 @@ class OnboardingSettings:
     """Tunables; see the README's configuration section."""
 
     table: str = "customer_onboarding"
+    # Where the events, alerts and drift tables live, if not beside the table (issue 20).
+    operations_schema: str | None = None
     max_attempts: int = 5
     claim_timeout_minutes: float = 60.0
     alert_emails: tuple[str, ...] = ()
@@ -55,6 +57,7 @@ class OnboardingSettings:
         try:
             settings = cls(
                 table=str(raw.get("table", cls.table)),
+                operations_schema=str(raw["operations_schema"]) if raw.get("operations_schema") else None,
                 max_attempts=int(raw.get("max_attempts", cls.max_attempts)),
                 claim_timeout_minutes=float(raw.get("claim_timeout_minutes", cls.claim_timeout_minutes)),
             )
@@ -66,7 +69,7 @@ class OnboardingSettings:
             raise ValueError(
                 f"Variable {VARIABLE!r}: max_attempts and claim_timeout_minutes must be positive"
             )
-        _check_table_name(settings.table)
+        _check_table_name(settings.table, settings.operations_schema)
         return _with_alert_settings(settings, raw)
 
     @classmethod
@@ -99,13 +102,15 @@ class OnboardingSettings:
             raise AirflowFailException(str(exc)) from None
 
 
-def _check_table_name(table: str) -> None:
-    """The table name's syntax, as every dialect requires it (a dialect's own limits are checked
-    when the warehouse is reached)."""
+def _check_table_name(table: str, operations_schema: str | None = None) -> None:
+    """The table name's (and operations schema's) syntax, as every dialect requires it (a dialect's
+    own limits are checked when the warehouse is reached)."""
     from include.onboarding.warehouse import TableName
 
     try:
         TableName.parse(table, dialect="any")
+        if operations_schema is not None:
+            TableName.schema_only(operations_schema, dialect="any")
     except ValueError as exc:
         raise ValueError(f"Variable {VARIABLE!r}: {exc}") from None
 

@@ -61,7 +61,7 @@ def rows_waiting(params: dict[str, Any], run_id: str, *, now: datetime | None = 
     from include.onboarding.warehouse import CustomerWarehouse
 
     settings = OnboardingSettings.load()
-    store = CustomerWarehouse(WAREHOUSE_CONN_ID, settings.table)
+    store = CustomerWarehouse.from_settings(settings, WAREHOUSE_CONN_ID)
     try:
         keys = store.preview_claim(
             run_id=f"{run_id} (drain check)",

@@ -29,10 +29,10 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from include.onboarding.status import Status
-from include.onboarding.warehouse import PG_MAX_IDENTIFIER, CustomerWarehouse, _utcnow
+from include.onboarding.warehouse import CustomerWarehouse, _utcnow
 
 if TYPE_CHECKING:
-    from include.onboarding.warehouse import _Transaction
+    from include.onboarding.statements import Transaction as _Transaction
 
 log = logging.getLogger(__name__)
 
@@ -54,25 +54,23 @@ class OperationsWarehouse(CustomerWarehouse):
 
     def more_tables(self) -> dict[str, str]:
         tables = {}
+        limit = self.dialect.max_identifier
         for variable, suffix in OPERATIONS_TABLES.items():
-            name = self.table_name.with_suffix(suffix)
-            if self.dialect == "postgresql" and len(name.name.encode()) > PG_MAX_IDENTIFIER:
+            name = self.operations_table.beside(suffix)
+            if limit and len(name.name.encode()) > limit:
                 raise ValueError(
                     f"table name {self.table_name.name!r} is too long: with the suffix {suffix} it exceeds "
-                    f"PostgreSQL's {PG_MAX_IDENTIFIER} bytes and would be truncated"
+                    f"{self.dialect.name}'s {limit} bytes and would be truncated or refused"
                 )
             tables[variable] = name.quoted
         return super().more_tables() | tables
 
     def create_operations_tables(self) -> None:
         """Create the operations tables if missing; add the drift table's ``state`` to an older one."""
-        from sqlalchemy import inspect
-
-        drift = self.table_name.with_suffix(OPERATIONS_TABLES["drift_table"])
+        drift = self.operations_table.beside(OPERATIONS_TABLES["drift_table"])
         with self.transaction() as tx:
             tx.script("create_operations_tables")
-            columns = inspect(tx.connection).get_columns(drift.name, schema=drift.schema)
-            if "state" not in {c["name"].lower() for c in columns}:
+            if "state" not in (self.dialect.table_columns(tx.connection, drift) or set()):
                 log.warning("Adding the column state to %s (what each finding is to its run)", drift.quoted)
                 tx.script("add_drift_columns")
 
@@ -112,8 +110,9 @@ class OperationsWarehouse(CustomerWarehouse):
         """Take one owed alert for sending: ``(holder, payload, attempts)``, or None if sent or being sent."""
         holder = uuid.uuid4().hex
         with self.transaction() as tx:
-            rows = tx.run(
+            rows = tx.update(
                 "lease_alert",
+                read="leased_alert",
                 dag_id=dag_id,
                 run_id=run_id,
                 channel=channel,
@@ -207,8 +206,9 @@ class OperationsWarehouse(CustomerWarehouse):
         written: list[Mapping[str, Any]] = []
         with self.transaction() as tx:
             for item in settlements:
-                rows = tx.run(
+                rows = tx.update(
                     "settle_onboarded",
+                    read="settled_row",
                     key=item["customer_key"],
                     customer_id=item["avepoint_customer_id"],
                     reason=item["reason"],

@@ -31,7 +31,9 @@ def _warehouse(settings: OnboardingSettings):
 
     from include.onboarding.warehouse import CustomerWarehouse
 
-    warehouse = CustomerWarehouse(WAREHOUSE_CONN_ID, settings.table)
+    warehouse = CustomerWarehouse(
+        WAREHOUSE_CONN_ID, settings.table, operations_schema=settings.operations_schema
+    )
     try:
         warehouse.table_name  # noqa: B018 - resolved now: a configuration error fails at once, unretried
     except ValueError as exc:

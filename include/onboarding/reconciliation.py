@@ -328,7 +328,9 @@ def reconcile(context: Any) -> dict[str, Any]:
     from include.onboarding.ops_store import OperationsWarehouse
 
     settings = OnboardingSettings.load()
-    store = OperationsWarehouse(WAREHOUSE_CONN_ID, settings.table)
+    store = OperationsWarehouse(
+        WAREHOUSE_CONN_ID, settings.table, operations_schema=settings.operations_schema
+    )
     try:
         store.prepare()
         store.create_operations_tables()

@@ -174,7 +174,7 @@ def request_review(context: Any) -> dict[str, Any]:
     if context["params"].get("dry_run"):
         raise AirflowSkipException("A dry run changes no row: nothing to review")
     run_id = context["run_id"]
-    store = ReviewWarehouse(WAREHOUSE_CONN_ID, OnboardingSettings.load().table)
+    store = ReviewWarehouse.from_settings(OnboardingSettings.load(), WAREHOUSE_CONN_ID)
     try:
         counts = store.status_counts(run_id)
     finally:
@@ -201,7 +201,7 @@ def rows_to_review(context: Any) -> list[dict[str, Any]]:
     run_ids = sorted({str(e.extra["run_id"]) for e in events if (e.extra or {}).get("run_id")})
     keys = [str(k) for k in params.get("customer_keys") or []]
     limit = int(params["max_rows"])
-    store = ReviewWarehouse(WAREHOUSE_CONN_ID, OnboardingSettings.load().table)
+    store = ReviewWarehouse.from_settings(OnboardingSettings.load(), WAREHOUSE_CONN_ID)
     try:
         store.prepare()
         rows, left_out = store.review_rows(run_ids=run_ids, keys=keys, limit=limit)

@@ -61,7 +61,7 @@ class CustomerReviewOperator(HITLOperator):
         from include.onboarding.review_store import ReviewWarehouse
         from include.onboarding.status import NEEDS_HUMAN
 
-        store = ReviewWarehouse(WAREHOUSE_CONN_ID, OnboardingSettings.load().table)
+        store = ReviewWarehouse.from_settings(OnboardingSettings.load(), WAREHOUSE_CONN_ID)
         try:
             row = next(iter(store.rows([self.customer_key])), None)
         finally:
@@ -96,7 +96,7 @@ class CustomerReviewOperator(HITLOperator):
         ti = context["ti"]
         shown = ti.xcom_pull(task_ids=self.task_id, key=SHOWN_XCOM_KEY, map_indexes=ti.map_index)
         environment = AvePointSettings.from_connection(BaseHook.get_connection(AVEPOINT_CONN_ID)).environment
-        store = ReviewWarehouse(WAREHOUSE_CONN_ID, OnboardingSettings.load().table)
+        store = ReviewWarehouse.from_settings(OnboardingSettings.load(), WAREHOUSE_CONN_ID)
         try:
             outcome = apply_review(
                 store,

@@ -43,8 +43,11 @@ class WarehouseStore(OnboardingStore):
         if self._run is None or self._run[0] != run_id:
             if self._run is not None:
                 self._run[1].dispose()
-            table = self.table or OnboardingSettings.load().table
-            self._run = (run_id, CustomerWarehouse(self.conn_id, table))
+            settings = OnboardingSettings.load()
+            warehouse = CustomerWarehouse(
+                self.conn_id, self.table or settings.table, operations_schema=settings.operations_schema
+            )
+            self._run = (run_id, warehouse)
         return self._run[1]
 
     def begin_attempt(self, key: str, run_id: str) -> Attempt | None:

@@ -1,41 +1,47 @@
-"""The ``customer_onboarding`` table and its events table, on any common-sql connection.
+"""The ``customer_onboarding`` table and its events table: the lifecycle, written once for every engine.
 
-SQL lives in ``sql/`` beside this module, one file per method (``sql/<dialect>/NAME.sql`` when a
-dialect needs its own text, ``sql/common/NAME.sql`` otherwise). Statements run through
-SQLAlchemy ``text()`` with bound (and, for lists, expanding) parameters; Jinja fills in
-identifiers only (and, in DDL, literals of :class:`~include.onboarding.status.Status`).
-SQLite (the embedded default) and PostgreSQL are supported.
+Claim, attempts, outcomes, release and recovery are methods of :class:`CustomerWarehouse`; what an
+engine does its own way (identifiers, column types, the claim's statements, connection set-up,
+timestamps, error codes) is its :class:`~include.onboarding.dialects.Dialect` and its SQL files.
+SQL lives in ``sql/`` beside this module, one file per method (``sql/<dialect>/NAME.sql`` when an
+engine needs its own text, ``sql/common/NAME.sql`` otherwise). Statements run through SQLAlchemy
+``text()`` with bound (and, for lists, expanding) parameters; Jinja fills in identifiers and the
+dialect's keywords only (and, in DDL, literals of :class:`~include.onboarding.status.Status`).
+SQLite (the embedded default), PostgreSQL, MySQL/MariaDB and Snowflake are supported.
+
+An engine without ``UPDATE ... RETURNING`` (MySQL, Snowflake) changes several rows in three steps
+in one transaction: pick them (locked where the engine has row locks), update exactly those while
+re-checking every condition, and read back the ones the update changed
+(:meth:`~include.onboarding.statements.Transaction.update`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+import random
 import re
-import uuid
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cached_property, lru_cache
-from pathlib import Path
-from typing import Any
+from functools import cached_property
+from typing import Any, Self
 
 from airflow.sdk import BaseHook
 
 from avepoint_provider.customer import Customer
+from include.onboarding.dialects import Dialect, TableName, dialect_for
+from include.onboarding.statements import NotAllowed, Transaction, WarehouseError, template
 from include.onboarding.status import (
     CLAIMABLE,
     EVENT_RECOVERED,
     EVENT_RELEASED,
     EVENT_STOPPED,
-    NEEDS_HUMAN,
     Status,
 )
 from include.onboarding.text import (
     Undecodable,
-    decode_sqlite_text,
     display_text,
     key_problem,
     undecodable_columns,
@@ -44,11 +50,7 @@ from include.onboarding.text import (
 
 log = logging.getLogger(__name__)
 
-SQL_DIR = Path(__file__).parent / "sql"
 DEFAULT_TABLE = "customer_onboarding"
-SQLITE_BUSY_TIMEOUT_MS = 60_000
-# PostgreSQL truncates longer identifiers (silently) to this many bytes.
-PG_MAX_IDENTIFIER = 63
 
 INPUT_COLUMNS = ("customer_key", *Customer.field_names())
 # The contract's columns: a user's own table needs exactly these.
@@ -66,167 +68,78 @@ CONTRACT_COLUMNS = (
 )
 # Columns the project adds to a table itself (see add_project_columns.sql).
 PROJECT_COLUMNS = ("previous_status",)
-
-# Column types of the DDL per dialect. SQLite keeps timestamps as ISO-8601 UTC text, booleans as 0/1.
-COLUMN_TYPES = {
-    "sqlite": {
-        "timestamp": "TEXT",
-        "boolean": "INTEGER",
-        "now": "(strftime('%Y-%m-%d %H:%M:%f+00:00', 'now'))",
-        "serial_key": "INTEGER PRIMARY KEY AUTOINCREMENT",
-    },
-    "postgresql": {
-        "timestamp": "TIMESTAMPTZ",
-        "boolean": "BOOLEAN",
-        "now": "now()",
-        "serial_key": "BIGSERIAL PRIMARY KEY",
-    },
-}
-
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")  # fullmatch: "$" would allow a trailing newline
-# Every status is a bound parameter of the same name in every statement (unused ones are ignored).
-_STATUS_PARAMS = {status.name.lower(): status.value for status in Status} | {
-    "claimable": [s.value for s in CLAIMABLE],
-    "needs_human": [s.value for s in NEEDS_HUMAN],
-    "stopped": EVENT_STOPPED,
-    "recovered": EVENT_RECOVERED,
-}
+# Columns an error message may name (the customer table's and the events table's).
+_KNOWN_COLUMNS = (*CONTRACT_COLUMNS, *PROJECT_COLUMNS, "event_id", "run_id", "outcome", "message", "event_at")
+# How long a claim is tried again while concurrent transactions win (a deadlock, a write conflict):
+# as long as a lock wait may last, since on an engine that waits the claim would wait that long.
+CLAIM_CONFLICT_SECONDS = 120
 
 
 class TableNotReady(Exception):
-    """The configured table lacks contract columns; the message names them and the DDL to run."""
-
-
-class WarehouseError(Exception):
-    """A statement failed. The message names the statement and what the database said was broken
-    (error type, SQLSTATE, table, column, constraint), never a row value: a driver's own message may
-    quote the failing row (PostgreSQL's "Failing row contains (...)", password included) and
-    SQLAlchemy's adds the bound parameters."""
-
-
-def _warehouse_error(name: str, error: Exception) -> WarehouseError:
-    driver = getattr(error, "orig", None) or error
-    details = [type(driver).__name__]
-    diag = getattr(driver, "diag", None)
-    if diag is not None:  # psycopg: the structured fields, not the message text
-        details += [f"SQLSTATE {driver.sqlstate}"] if getattr(driver, "sqlstate", None) else []
-        details += [
-            f"{label} {value}"
-            for label, value in (
-                ("table", diag.table_name),
-                ("column", diag.column_name),
-                ("constraint", diag.constraint_name),
-            )
-            if value
-        ]
-    else:  # sqlite3 names the constraint and column, and quotes text only when decoding it
-        details.append(str(driver).split(" with text ")[0])
-    return WarehouseError(f"warehouse statement {name} failed: {', '.join(details)}")
-
-
-@dataclass(frozen=True)
-class TableName:
-    """A configured table name resolved as the database resolves an unquoted identifier."""
-
-    schema: str | None
-    name: str
-
-    @classmethod
-    def parse(cls, configured: str, dialect: str) -> TableName:
-        parts = configured.split(".")
-        if not 1 <= len(parts) <= 2 or not all(_IDENTIFIER.fullmatch(p) for p in parts):
-            raise ValueError(
-                f"table name {configured!r} must be an identifier, optionally schema-qualified (schema.table)"
-            )
-        if dialect == "postgresql":
-            # PostgreSQL folds an unquoted identifier to lower case: crm.Customer_Onboarding
-            # names crm.customer_onboarding, the table a user created without quotes.
-            parts = [p.lower() for p in parts]
-            too_long = [p for p in parts if len(f"{p}_events".encode()) > PG_MAX_IDENTIFIER]
-            if too_long:
-                raise ValueError(
-                    f"table name {too_long[0]!r} is too long: with the events table's suffix it "
-                    f"exceeds PostgreSQL's {PG_MAX_IDENTIFIER} bytes and would be truncated"
-                )
-        return cls(*parts) if len(parts) == 2 else cls(None, parts[0])
-
-    def with_suffix(self, suffix: str) -> TableName:
-        return TableName(self.schema, f"{self.name}{suffix}")
-
-    @property
-    def quoted(self) -> str:
-        return ".".join(f'"{p}"' for p in (self.schema, self.name) if p)
-
-    def index_name(self, suffix: str) -> str:
-        """A unique index name within PostgreSQL's 63 bytes, however long the table name is."""
-        full = f"{self.name}_{suffix}_idx"
-        if len(full.encode()) <= PG_MAX_IDENTIFIER:
-            return f'"{full}"'
-        digest = hashlib.sha1(f"{self.schema}.{self.name}".encode()).hexdigest()[:8]
-        keep = PG_MAX_IDENTIFIER - len(f"_{digest}_{suffix}_idx")
-        return f'"{self.name.encode()[:keep].decode(errors="ignore")}_{digest}_{suffix}_idx"'
-
-
-class _Transaction:
-    """One connection inside one transaction, running the SQL files of one warehouse."""
-
-    def __init__(self, connection: Any, warehouse: CustomerWarehouse) -> None:
-        self.connection = connection
-        self._warehouse = warehouse
-        self.rowcount = 0
-
-    def run(self, name: str, **params: Any) -> list[dict[str, Any]]:
-        from sqlalchemy.exc import DBAPIError
-
-        values = _STATUS_PARAMS | params
-        statement = self._warehouse.statement(name, tuple(sorted(_expanding(values))))
-        try:
-            result = self.connection.execute(statement, values)
-        except DBAPIError as exc:
-            raise _warehouse_error(name, exc) from None
-        self.rowcount = result.rowcount
-        return [_plain_row(row) for row in result.mappings()] if result.returns_rows else []
-
-    def script(self, name: str) -> None:
-        """A DDL file of several statements, no parameters."""
-        import sqlparse
-
-        for sql in sqlparse.split(self._warehouse.render(name)):
-            sql = sqlparse.format(sql, strip_comments=True).strip().rstrip(";")
-            if sql:
-                self.connection.exec_driver_sql(sql)
+    """The configured table lacks contract columns (or may not be altered); the message names the DDL to run."""
 
 
 class CustomerWarehouse:
     """Reads and writes the contract's tables through the common-sql connection ``conn_id``.
 
-    :param conn_id: a ``sqlite`` or ``postgres`` Airflow connection.
-    :param table: the customer table (``schema.table`` allowed on PostgreSQL); the
-        events table is ``<table>_events`` beside it.
+    :param conn_id: a ``sqlite``, ``postgres``, ``mysql`` or ``snowflake`` Airflow connection.
+    :param table: the customer table (``schema.table`` allowed; ``database.schema.table`` on
+        Snowflake; a quoted part keeps its case). The events table is ``<table>_events`` beside it.
+    :param operations_schema: where the events, alerts and drift tables live instead, if set
+        (``schema``, or ``database.schema`` on Snowflake): for a user who may not create tables
+        beside their own.
     """
 
-    def __init__(self, conn_id: str = "customer_warehouse", table: str = DEFAULT_TABLE) -> None:
+    # Columns an error message may name (see statements.warehouse_error).
+    known_columns = _KNOWN_COLUMNS
+
+    def __init__(
+        self,
+        conn_id: str = "customer_warehouse",
+        table: str = DEFAULT_TABLE,
+        *,
+        operations_schema: str | None = None,
+    ) -> None:
         self.conn_id = conn_id
         self.configured_table = table
+        self.operations_schema = operations_schema
         self._statements: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Any, conn_id: str = "customer_warehouse") -> Self:
+        """The warehouse the ``avepoint_onboarding`` Variable configures (its table and operations schema)."""
+        return cls(conn_id, settings.table, operations_schema=settings.operations_schema)
 
     @cached_property
     def hook(self) -> Any:
-        return BaseHook.get_connection(self.conn_id).get_hook()
+        from airflow.sdk.exceptions import AirflowException
+
+        connection = BaseHook.get_connection(self.conn_id)
+        try:
+            return connection.get_hook()
+        except AirflowException as exc:
+            if "Unknown hook type" not in str(exc):
+                raise
+            raise ValueError(
+                f"connection {self.conn_id!r} is of type {connection.conn_type!r}, whose provider is not "
+                "installed; the warehouse supports sqlite, postgres, mysql "
+                "(apache-airflow-providers-mysql) and snowflake (apache-airflow-providers-snowflake)"
+            ) from None
 
     @cached_property
-    def dialect(self) -> str:
-        dialect = self.hook.dialect_name
-        if dialect not in ("sqlite", "postgresql"):
-            raise ValueError(
-                f"connection {self.conn_id!r} is a {dialect!r} database; "
-                "the warehouse supports sqlite and postgres connections"
-            )
-        return dialect
+    def dialect(self) -> Dialect:
+        return dialect_for(self.hook.dialect_name, self.conn_id)
 
     @cached_property
     def table_name(self) -> TableName:
         return TableName.parse(self.configured_table, self.dialect)
+
+    @cached_property
+    def operations_table(self) -> TableName:
+        """The customer table's name in the schema the operations tables live in."""
+        if not self.operations_schema:
+            return self.table_name
+        return self.table_name.beside("", TableName.schema_only(self.operations_schema, self.dialect))
 
     @property
     def table(self) -> str:
@@ -234,51 +147,33 @@ class CustomerWarehouse:
 
     @property
     def events_table(self) -> str:
-        return self.table_name.with_suffix("_events").quoted
+        return self.operations_table.beside("_events").quoted
 
     @cached_property
     def engine(self) -> Any:
-        from sqlalchemy import event
-
-        engine = self.hook.get_sqlalchemy_engine()
-        if self.dialect == "sqlite":
-
-            @event.listens_for(engine, "connect")
-            def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-                # The driver's autocommit mode plus an explicit BEGIN IMMEDIATE (below): the write
-                # lock is taken up front, so two claimers serialise instead of failing on a lock
-                # upgrade. SQLAlchemy's documented recipe for pysqlite transactions.
-                dbapi_connection.isolation_level = None
-                dbapi_connection.text_factory = decode_sqlite_text
-                dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-                # WAL lets readers run beside the one writer (a property of the file, set once).
-                dbapi_connection.execute("PRAGMA journal_mode = WAL")
-
-            @event.listens_for(engine, "begin")
-            def _sqlite_begin(connection: Any) -> None:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-        else:
-
-            @event.listens_for(engine, "connect")
-            def _postgres_connect(dbapi_connection: Any, _record: Any) -> None:
-                # A user's `timestamp without time zone` columns hold UTC.
-                with dbapi_connection.cursor() as cursor:
-                    cursor.execute("SET TIME ZONE 'UTC'")
-                dbapi_connection.commit()
-
+        engine = self.hook.get_sqlalchemy_engine(engine_kwargs=self.dialect.engine_kwargs())
+        self.dialect.prepare_engine(engine)
         return engine
 
-    def render(self, name: str) -> str:
-        return _template(self.dialect, name).render(
+    def render(self, name: str, **context: Any) -> str:
+        dialect = self.dialect
+        values = dict(
             table=self.table,
             events_table=self.events_table,
             index_name=self.table_name.index_name,
-            types=COLUMN_TYPES[self.dialect],
+            types=dialect.types,
             pending=Status.PENDING.value,
             claimable=", ".join(f"'{s.value}'" for s in CLAIMABLE),
+            # Without UPDATE ... RETURNING: see Transaction.update.
+            returning=lambda columns: f"RETURNING {columns}" if dialect.returning else "",
+            picked_only="" if dialect.returning else "AND customer_key IN :picked",
+            for_update=dialect.for_update,
+            # Only what prepare() knows of a user's table (engines without CREATE INDEX IF NOT EXISTS).
+            existing_indexes=frozenset(),
+            key_part=lambda column, _length: column,
             **self.more_tables(),
         )
+        return template(dialect.name, name).render(values | context)
 
     def more_tables(self) -> dict[str, str]:
         """Quoted names of tables a subclass keeps beside these two, by template variable (none here)."""
@@ -299,10 +194,10 @@ class CustomerWarehouse:
         return self._statements[key]
 
     @contextmanager
-    def transaction(self, *, rollback: bool = False) -> Iterator[_Transaction]:
+    def transaction(self, *, rollback: bool = False) -> Iterator[Transaction]:
         """One connection, one transaction: committed on success (unless ``rollback``), rolled back on error."""
         with self.engine.connect() as connection, connection.begin() as transaction:
-            yield _Transaction(connection, self)
+            yield Transaction(connection, self)
             if rollback:
                 transaction.rollback()
 
@@ -317,17 +212,16 @@ class CustomerWarehouse:
 
         An existing table (a user's own) must have the contract's columns, else
         :class:`TableNotReady` names the missing ones and the DDL to run. The project's own
-        columns and the indexes are added to it here, once, and logged.
+        columns and the indexes are added to it here, once, and logged; where the connection's
+        user may not, :class:`TableNotReady` names the statements its owner runs once.
         """
-        from sqlalchemy import inspect
-
         table = self.table_name
         with self.transaction() as tx:
-            inspector = inspect(tx.connection)
-            if not inspector.has_table(table.name, schema=table.schema):
+            present = self.dialect.table_columns(tx.connection, table)
+            if present is None:
+                self._refuse_a_case_twin(tx)
                 tx.script("create_table")
             else:
-                present = {c["name"].lower() for c in inspector.get_columns(table.name, schema=table.schema)}
                 missing = [c for c in CONTRACT_COLUMNS if c not in present]
                 if missing:
                     raise TableNotReady(self._missing_columns_message(missing))
@@ -337,22 +231,68 @@ class CustomerWarehouse:
                         "returns to if its run stops)",
                         self.table,
                     )
-                    tx.script("add_project_columns")
+                    self._owner_script(tx, "add_project_columns")
             # Table before events table, as release does: never the other order.
-            tx.script("create_indexes")
+            self._owner_script(tx, "create_indexes", **self._index_context(tx, present is not None))
             tx.script("create_events_table")
 
+    def _refuse_a_case_twin(self, tx: Transaction) -> None:
+        """A table whose name differs from the configured one only in case is the user's, misnamed."""
+        table = self.table_name
+        twins = sorted(
+            n for n in self.dialect.table_names(tx.connection, table) if n.lower() == table.name.lower()
+        )
+        if twins:
+            twin = TableName(table.schema, twins[0], self.dialect).quoted
+            raise TableNotReady(
+                f"table {self.table} does not exist, and {twin} differs only in case (names keep their case "
+                "here); nothing was created. Name the table as it is spelled, or quote it"
+            )
+
+    def _index_context(self, tx: Transaction, existed: bool) -> dict[str, Any]:
+        """What create_indexes.sql needs to know of an existing table where the engine asks for it."""
+        if self.dialect.index_if_not_exists or not existed:
+            return {}
+        dialect, table = self.dialect, self.table_name
+        existing = {dialect.quote(n) for n in dialect.index_names(tx.connection, table)}
+        unindexable = dialect.unindexable_columns(tx.connection, table)
+        return {
+            "existing_indexes": existing,
+            "key_part": lambda column, length: f"{column}({length})" if column in unindexable else column,
+        }
+
+    def _owner_script(self, tx: Transaction, name: str, **context: Any) -> None:
+        """A DDL file on the user's table; if its user may not run it, :class:`TableNotReady` quotes it."""
+        import sqlparse
+
+        try:
+            tx.script(name, **context)
+        except NotAllowed:
+            statements = [
+                sqlparse.format(sql, strip_comments=True).strip().rstrip(";")
+                for sql in sqlparse.split(self.render(name, **context))
+            ]
+            ddl = "; ".join(" ".join(sql.split()) for sql in statements if sql)
+            raise TableNotReady(
+                f"the connection's user may not alter table {self.table}; nothing was claimed. "
+                f"Run once as its owner: {ddl}"
+            ) from None
+
     def _missing_columns_message(self, missing: Sequence[str]) -> str:
-        types = {c: "TEXT" for c in missing} | {
-            "management_mode": "BOOLEAN",
+        types = self.dialect.types
+        timestamp, short = types["timestamp"], types["short_text"]
+        kinds = {c: "TEXT" for c in missing} | {
+            "customer_key": short,
+            "claimed_by": short,
+            "management_mode": types["boolean"],
             "api_status": "INTEGER",
             "attempts": "INTEGER NOT NULL DEFAULT 0",
-            "requested_at": "TIMESTAMPTZ NOT NULL DEFAULT now()",
-            "updated_at": "TIMESTAMPTZ",
-            "claimed_at": "TIMESTAMPTZ",
-            "status": f"TEXT NOT NULL DEFAULT '{Status.PENDING}'",
+            "requested_at": f"{timestamp} NOT NULL DEFAULT {types['now']}",
+            "updated_at": timestamp,
+            "claimed_at": timestamp,
+            "status": f"{short} NOT NULL DEFAULT '{Status.PENDING}'",
         }
-        ddl = "; ".join(f"ALTER TABLE {self.table} ADD COLUMN {c} {types[c]}" for c in missing)
+        ddl = "; ".join(f"ALTER TABLE {self.table} ADD COLUMN {c} {kinds[c]}" for c in missing)
         return (
             f"table {self.table} lacks the contract's column(s) {', '.join(missing)}; "
             f"nothing was claimed. Add them, e.g.: {ddl}"
@@ -396,22 +336,74 @@ class CustomerWarehouse:
         ``invalid`` in the same transaction and left out of the returned keys.
         """
         params = self._claim_params(run_id, interval_end, limit, claim_timeout, keys)
-        with self.transaction() as tx:
-            self._settle_unreadable_requested_at(tx, run_id)
-            rows = tx.run("claim", **params)
-            usable: list[str] = []
-            for row in rows:
-                problem = key_problem(row["customer_key"])
-                if problem is None:
-                    usable.append(str(row["customer_key"]))
-                    continue
-                # A key that is not UTF-8 is addressed by its stored bytes (SQLite's claim returns them).
-                key = row["raw_key"] if isinstance(row["customer_key"], Undecodable) else row["customer_key"]
-                now = params["now"]
-                tx.run("mark_invalid", key=key, run_id=run_id, reason=problem, undo_attempts=0, now=now)
-                self._event(tx, key, run_id, None, None, Status.INVALID, problem, now=now)
+        give_up = time.monotonic() + CLAIM_CONFLICT_SECONDS
+        tries = 1
+        while True:
+            try:
+                with self.transaction() as tx:
+                    self._settle_unreadable_requested_at(tx, run_id)
+                    rows = self._claim_rows(tx, params)
+                    usable = self._set_unusable_keys_invalid(tx, rows, run_id, params["now"])
+                break
+            except Exception as exc:
+                if time.monotonic() > give_up or not self._lost_to_a_concurrent_claim(exc):
+                    raise
+                # The whole transaction again, on what the other one committed: as a lock wait would.
+                tries += 1
+                log.info("The claim of run %s met a concurrent claim; claiming again (try %d)", run_id, tries)
+                time.sleep(random.uniform(0, min(0.02 * tries, 0.5)))
         _log_unusable_keys(len(rows) - len(usable), "set invalid")
         return usable
+
+    def _claim_rows(self, tx: Transaction, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """One statement where the engine can return rows from an UPDATE; else pick, mark, read back.
+
+        Without row locks (Snowflake) a concurrent claim may take picked rows before this one marks
+        them; the mark's re-check leaves them out, and the rows still wanted are picked again.
+        """
+        if self.dialect.returning:
+            return tx.run("claim", **params)
+        taken: list[dict[str, Any]] = []
+        while len(taken) < params["limit"]:
+            picked = [
+                r["customer_key"]
+                for r in tx.run("claim_pick", **params | {"limit": params["limit"] - len(taken)})
+            ]
+            if not picked:
+                break
+            tx.run("claim_mark", **params, picked=picked)
+            if self.dialect.for_update and tx.rowcount == len(picked):
+                # The pick locked its rows, so the mark took them all: no need to read them back.
+                return [{"customer_key": key} for key in picked]
+            got = tx.run("claim_read", **params, picked=picked)
+            taken += got
+            if len(got) == len(picked):
+                break  # nothing lost to a concurrent claim: the pick was all there is, or enough
+        return taken
+
+    def _set_unusable_keys_invalid(
+        self, tx: Transaction, rows: list[dict[str, Any]], run_id: str, now: Any
+    ) -> list[str]:
+        usable: list[str] = []
+        for row in rows:
+            key = row["customer_key"]
+            # Printable ASCII holds no control or invisible character: most keys skip the full check
+            # (an Undecodable, a str subclass, never does).
+            problem = None if type(key) is str and key.isascii() and key.isprintable() else key_problem(key)
+            if problem is None:
+                usable.append(str(row["customer_key"]))
+                continue
+            # A key that is not UTF-8 is addressed by its stored bytes (SQLite's claim returns them).
+            key = row["raw_key"] if isinstance(row["customer_key"], Undecodable) else row["customer_key"]
+            tx.run("mark_invalid", key=key, run_id=run_id, reason=problem, undo_attempts=0, now=now)
+            self._event(tx, key, run_id, None, None, Status.INVALID, problem, now=now)
+        return usable
+
+    def _lost_to_a_concurrent_claim(self, error: BaseException) -> bool:
+        if isinstance(error, WarehouseError):
+            return error.conflict
+        # A conflict found at commit comes from the driver itself.
+        return self.dialect.is_conflict(getattr(error, "orig", None) or error)
 
     def preview_claim(
         self,
@@ -427,7 +419,7 @@ class CustomerWarehouse:
         The very same statement, rolled back: a preview cannot drift from the claim.
         """
         with self.transaction(rollback=True) as tx:
-            rows = tx.run("claim", **self._claim_params(run_id, interval_end, limit, claim_timeout, keys))
+            rows = self._claim_rows(tx, self._claim_params(run_id, interval_end, limit, claim_timeout, keys))
         usable = [str(r["customer_key"]) for r in rows if key_problem(r["customer_key"]) is None]
         _log_unusable_keys(len(rows) - len(usable), "a real run sets them invalid")
         return usable
@@ -447,13 +439,13 @@ class CustomerWarehouse:
             "reason": _claimed_reason(run_id),
         }
 
-    def _settle_unreadable_requested_at(self, tx: _Transaction, run_id: str) -> None:
+    def _settle_unreadable_requested_at(self, tx: Transaction, run_id: str) -> None:
         """SQLite: rewrite other ISO-8601 spellings of ``requested_at``; an unreadable one is invalid.
 
         SQLite's date functions read neither ``+0000`` nor `` UTC``, so such a row would never
-        be claimed and would wait forever without a reason. PostgreSQL types the column.
+        be claimed and would wait forever without a reason. The other engines type the column.
         """
-        if self.dialect != "sqlite":
+        if not self.dialect.text_timestamps:
             return
         now = self._timestamp(_utcnow())
         for row in tx.run("unreadable_requested_at"):
@@ -537,8 +529,13 @@ class CustomerWarehouse:
             stop = _stop_message(tx, run_id)
             if stop:
                 raise RunStopped(stop)
-            rows = tx.run(
-                "begin_attempt", key=key, run_id=run_id, now=now, reason=f"being sent by run {run_id}"
+            rows = tx.update(
+                "begin_attempt",
+                read="attempt_row",
+                key=key,
+                run_id=run_id,
+                now=now,
+                reason=f"being sent by run {run_id}",
             )
             if not rows:
                 return None
@@ -555,7 +552,7 @@ class CustomerWarehouse:
         with self.transaction() as tx:
             self._mark_unsendable(tx, key, run_id, reason, now=now)
 
-    def _mark_unsendable(self, tx: _Transaction, key: str, run_id: str, reason: str, *, now: Any) -> None:
+    def _mark_unsendable(self, tx: Transaction, key: str, run_id: str, reason: str, *, now: Any) -> None:
         tx.run("mark_invalid", key=key, run_id=run_id, reason=reason, undo_attempts=1, now=now)
         self._event(tx, key, run_id, None, None, Status.INVALID, reason, now=now)
 
@@ -624,8 +621,15 @@ class CustomerWarehouse:
         """
         now = self._timestamp(_utcnow())
         with self.transaction() as tx:
-            rows = tx.run(
-                "release_row", key=key, run_id=run_id, reason=reason, undo_attempts=int(undo_attempt), now=now
+            rows = tx.update(
+                "release_row",
+                read="released_rows",
+                key=key,
+                picked=[key],
+                run_id=run_id,
+                reason=reason,
+                undo_attempts=int(undo_attempt),
+                now=now,
             )
             if stop_message is not None:
                 self._event(tx, key, run_id, try_number, None, EVENT_STOPPED, stop_message, now=now)
@@ -636,13 +640,15 @@ class CustomerWarehouse:
         """Return every row this run still holds to the status it had before the claim."""
         now = self._timestamp(_utcnow())
         with self.transaction() as tx:
-            rows = tx.run("release_run", run_id=run_id, reason=reason, now=now)
+            rows = tx.update(
+                "release_run", pick="held_keys", read="released_rows", run_id=run_id, reason=reason, now=now
+            )
             self._released_events(tx, rows, run_id, None, reason, now=now)
         return rows
 
     def _released_events(
         self,
-        tx: _Transaction,
+        tx: Transaction,
         rows: list[dict[str, Any]],
         run_id: str,
         try_number: int | None,
@@ -671,8 +677,10 @@ class CustomerWarehouse:
         """
         now = self._timestamp(_utcnow())
         with self.transaction() as tx:
-            rows = tx.run(
+            rows = tx.update(
                 "recover_unfinished",
+                pick="held_keys",
+                read="released_rows",
                 run_id=run_id,
                 reason=reason,
                 claimed_reason=_claimed_reason(run_id),
@@ -712,7 +720,7 @@ class CustomerWarehouse:
 
     def _event(
         self,
-        tx: _Transaction,
+        tx: Transaction,
         key: str,
         run_id: str,
         try_number: int | None,
@@ -738,9 +746,8 @@ class CustomerWarehouse:
         )
 
     def _timestamp(self, value: datetime) -> Any:
-        """Timestamps bind as aware datetimes on PostgreSQL and as ISO-8601 UTC text on SQLite."""
-        value = value.astimezone(UTC)
-        return value.isoformat(sep=" ") if self.dialect == "sqlite" else value
+        """A timestamp as the engine binds it (see :meth:`Dialect.bind_timestamp`)."""
+        return self.dialect.bind_timestamp(value)
 
 
 def _log_unusable_keys(count: int, what: str) -> None:
@@ -758,7 +765,7 @@ def _claimed_reason(run_id: str) -> str:
     return f"claimed by run {run_id}"
 
 
-def _stop_message(tx: _Transaction, run_id: str) -> str | None:
+def _stop_message(tx: Transaction, run_id: str) -> str | None:
     """The message of ``run_id``'s ``stopped`` event (a configuration error), if it has one."""
     rows = tx.run("stop_reason", run_id=run_id)
     return rows[0]["message"] if rows else None
@@ -796,32 +803,3 @@ def _parse_timestamp(value: Any) -> datetime | None:
     except ValueError:  # month 13, hour 25, ...
         return None
     return parsed.astimezone(UTC)
-
-
-def _expanding(params: Mapping[str, Any]) -> Iterator[str]:
-    return (name for name, value in params.items() if isinstance(value, list | tuple))
-
-
-def _plain_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A row with the values a user's own column types return (uuid, jsonb) as plain text."""
-    return {
-        key: str(value)
-        if isinstance(value, uuid.UUID)
-        else json.dumps(value)
-        if isinstance(value, list | dict)
-        else value
-        for key, value in row.items()
-    }
-
-
-@lru_cache(maxsize=64)
-def _template(dialect: str, name: str) -> Any:
-    import jinja2
-
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([SQL_DIR / dialect, SQL_DIR / "common"]),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-    )
-    return environment.get_template(f"{name}.sql")

@@ -1,19 +1,26 @@
-"""The warehouse on SQLite and PostgreSQL: claim selection, atomicity, attempts, outcomes, recovery."""
+"""The warehouse on every engine: claim selection, atomicity, attempts, outcomes, recovery."""
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import threading
 from datetime import UTC, datetime, timedelta
+from queue import Queue
 
 import pytest
 
+from include.onboarding.dialects import DIALECTS
 from include.onboarding.warehouse import CustomerWarehouse, TableName
 from tests.support.rows import make_customer, run_sql
+from tests.support.warehouses import ALL_ENGINES, empty_warehouse
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
+
+
+@pytest.fixture(params=ALL_ENGINES)
+def warehouse(request, tmp_path, monkeypatch):
+    """An empty warehouse on each of the four engines (the lifecycle is the same code on all)."""
+    return empty_warehouse(request.param, request, tmp_path, monkeypatch)
 
 
 def load(store: CustomerWarehouse, *keys: str, at: datetime = T0) -> None:
@@ -23,6 +30,18 @@ def load(store: CustomerWarehouse, *keys: str, at: datetime = T0) -> None:
             for i, k in enumerate(keys)
         ]
     )
+
+
+def load_at_once(store: CustomerWarehouse, keys: list[str]) -> None:
+    """Pending rows in one INSERT statement (the emulator is slow per statement, not per row)."""
+    columns = ("customer_key", "first_name", "last_name", "organization_name", "registration_account",
+               "country_code", "data_center", "password", "status", "attempts", "requested_at")  # fmt: skip
+    values, params = [], {}
+    for i, key in enumerate(keys):
+        row = make_customer(key, status="pending", attempts=0, requested_at=store._timestamp(T0))
+        values.append("(" + ", ".join(f":{c}_{i}" for c in columns) + ")")
+        params |= {f"{c}_{i}": row[c] for c in columns}
+    run_sql(store, f"INSERT INTO {store.table} ({', '.join(columns)}) VALUES {', '.join(values)}", params)
 
 
 def claim(store: CustomerWarehouse, run_id: str = "run-1", end: datetime = T0 + HOUR, **kwargs) -> list[str]:
@@ -185,21 +204,24 @@ def test_password_profiles_never_return_the_password(warehouse):
 
 def test_table_names_are_identifiers_only():
     assert (
-        TableName.parse("analytics.customer_onboarding", "sqlite").quoted
+        TableName.parse("analytics.customer_onboarding", DIALECTS["sqlite"]).quoted
         == '"analytics"."customer_onboarding"'
     )
     for bad in ('x"; DROP TABLE y; --', "a.b.c", "1table", ""):
         with pytest.raises(ValueError, match="identifier"):
-            TableName.parse(bad, "sqlite")
+            TableName.parse(bad, DIALECTS["sqlite"])
 
 
 def test_postgres_table_names_fold_to_lower_case_as_unquoted_identifiers():
-    assert TableName.parse("crm.Customer_Onboarding", "postgresql").quoted == '"crm"."customer_onboarding"'
+    assert (
+        TableName.parse("crm.Customer_Onboarding", DIALECTS["postgresql"]).quoted
+        == '"crm"."customer_onboarding"'
+    )
 
 
 def test_index_names_of_long_table_names_stay_unique_within_63_bytes():
-    a = TableName.parse("c" * 40 + "_onboarding_a", "postgresql")
-    b = TableName.parse("c" * 40 + "_onboarding_b", "postgresql")
+    a = TableName.parse("c" * 40 + "_onboarding_a", DIALECTS["postgresql"])
+    b = TableName.parse("c" * 40 + "_onboarding_b", DIALECTS["postgresql"])
     names = {t.index_name(s) for t in (a, b) for s in ("status", "claimed_by", "claimable", "events_key")}
     assert len(names) == 8
     assert all(len(n.strip('"').encode()) <= 63 for n in names)
@@ -207,32 +229,40 @@ def test_index_names_of_long_table_names_stay_unique_within_63_bytes():
 
 def test_a_table_name_too_long_for_its_events_table_is_refused():
     with pytest.raises(ValueError, match="too long"):
-        TableName.parse("t" * 60, "postgresql")
+        TableName.parse("t" * 60, DIALECTS["postgresql"])
 
 
 # -- two claimers at once never share a row ---------------------------------------------------------
 
 
-def _claim_in_process(conn_json: str, run_id: str, rounds: int, queue, start) -> None:
-    os.environ["AIRFLOW_CONN_CUSTOMER_WAREHOUSE"] = conn_json
-    store = CustomerWarehouse("customer_warehouse")
+def _claim_in_loop(run_id: str, queue: Queue, start: threading.Barrier) -> None:
+    """Claim 7 rows at a time until no row waits (a claim may get fewer while racing on Snowflake)."""
+    store = CustomerWarehouse("customer_warehouse")  # a claimer of its own: its own engine and connections
     store.engine.connect().close()  # connect before the start signal, so all claimers race
     start.wait(timeout=120)
     taken: list[str] = []
-    for _ in range(rounds):
-        taken += store.claim(run_id=run_id, interval_end=T0 + 10 * HOUR, limit=7, claim_timeout=HOUR)
+    while True:
+        got = store.claim(run_id=run_id, interval_end=T0 + 10 * HOUR, limit=7, claim_timeout=HOUR)
+        taken += got
+        if not got and not store.status_counts().get("pending"):
+            break
     queue.put((run_id, taken))
 
 
 @pytest.mark.integration
 def test_concurrent_claimers_never_share_a_row(warehouse):
-    """Four processes claim in a loop from one barrier: every row is taken exactly once."""
-    load(warehouse, *[f"K{i:04d}" for i in range(400)])
-    conn_json = os.environ["AIRFLOW_CONN_CUSTOMER_WAREHOUSE"]
-    ctx = multiprocessing.get_context("spawn")
-    queue, start = ctx.Queue(), ctx.Barrier(4)
+    """Four claimers claim in a loop from one barrier: every row is taken exactly once.
+
+    Each claimer has its own engine and connections, so the database sees four concurrent
+    transactions as from four workers; threads rather than processes, since that is all the
+    database can tell apart (and the Snowflake emulator lives in this process).
+    """
+    # The emulator spends a third of a second on every statement: fewer rows there.
+    rows = 60 if warehouse.dialect.name == "snowflake" else 400
+    load_at_once(warehouse, [f"K{i:04d}" for i in range(rows)])
+    queue, start = Queue(), threading.Barrier(4)
     workers = [
-        ctx.Process(target=_claim_in_process, args=(conn_json, f"run-{n}", 20, queue, start))
+        threading.Thread(target=_claim_in_loop, args=(f"run-{n}", queue, start), daemon=True)
         for n in range(4)
     ]
     for worker in workers:
@@ -243,7 +273,7 @@ def test_concurrent_claimers_never_share_a_row(warehouse):
 
     claimed = [key for keys in results.values() for key in keys]
     assert len(claimed) == len(set(claimed)), "a row was claimed by two runs"
-    assert len(claimed) == 400
+    assert len(claimed) == rows
     for run_id, keys in results.items():
         assert all(warehouse.row_state(k)["claimed_by"] == run_id for k in keys)
 
@@ -252,8 +282,10 @@ def test_concurrent_claimers_never_share_a_row(warehouse):
 def test_a_claim_beside_an_uncommitted_claim_takes_other_rows(warehouse):
     """Run A's claim is still uncommitted while run B claims: B never gets A's rows.
 
-    PostgreSQL skips A's locked rows at once; SQLite makes B wait for A's commit. Either way the
-    two claims overlap in time by construction, not by chance.
+    PostgreSQL and MariaDB skip A's locked rows at once; SQLite makes B wait for A's commit, and
+    so does Snowflake (its DML on one table is serialised; the emulator reports a write conflict,
+    on which the claim runs again until A has committed). Either way the two claims overlap in
+    time by construction, not by chance.
     """
     from sqlalchemy import text
 
@@ -264,7 +296,7 @@ def test_a_claim_beside_an_uncommitted_claim_takes_other_rows(warehouse):
         target=lambda: b_result.extend(claim(warehouse, run_id="run-B", limit=4)), daemon=True
     )
     with warehouse.transaction() as tx:
-        a_keys = [r["customer_key"] for r in tx.run("claim", **params)]
+        a_keys = [r["customer_key"] for r in warehouse._claim_rows(tx, params)]
         b_thread.start()
         b_thread.join(timeout=5)
         finished_while_a_open = not b_thread.is_alive()
@@ -272,8 +304,8 @@ def test_a_claim_beside_an_uncommitted_claim_takes_other_rows(warehouse):
     assert not b_thread.is_alive()
     assert a_keys == ["K00", "K01", "K02", "K03"]
     assert b_result == ["K04", "K05", "K06", "K07"]
-    # PostgreSQL's SKIP LOCKED answers without waiting; SQLite's single writer waits.
-    assert finished_while_a_open == (warehouse.dialect == "postgresql")
+    # SKIP LOCKED answers without waiting; SQLite's single writer and Snowflake's serialised DML wait.
+    assert finished_while_a_open == (warehouse.dialect.name in ("postgresql", "mysql"))
     with warehouse.engine.connect() as connection:
         assert (
             connection.execute(
@@ -331,7 +363,7 @@ def test_a_key_with_control_characters_is_invalid_at_claim_and_never_returned(wa
     from include.onboarding.rules import printable
 
     bad = ["BAD\u0085KEY", "BAD\u202eKEY", "BAD\U000e0041KEY"]
-    if warehouse.dialect == "sqlite":
+    if warehouse.dialect.name == "sqlite":
         bad.append("BAD\x00KEY")  # PostgreSQL refuses NUL in text
     load(warehouse, "OK", *bad)
 

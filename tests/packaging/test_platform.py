@@ -49,7 +49,29 @@ print(json.dumps({
 """
 
 
-def replay_mwaa_install(requirements: Path, target: Path) -> subprocess.CompletedProcess:
+# Requirements published as source only: MWAA's image has what builds them (MariaDB's devel RPMs for
+# mysqlclient), so the replay builds their wheels first with Python 3.12, at the constrained versions.
+SOURCE_ONLY = ("mysqlclient",)
+
+
+def source_only_wheels(wheels: Path) -> list[str]:
+    """``--find-links`` to wheels of :data:`SOURCE_ONLY`, built as MWAA's image would build them."""
+    from tests.support.platform_venv import platform_python
+
+    python = platform_python()
+    assert python, "no Python 3.12 found (set AVEPOINT_PLATFORM_PYTHON)"
+    pins = [f"{name}=={pinned(CONSTRAINTS, name)}" for name in SOURCE_ONLY]
+    built = subprocess.run(
+        [python, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), *pins],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    return ["--find-links", str(wheels)]
+
+
+def replay_mwaa_install(requirements: Path, target: Path, *extra: str) -> subprocess.CompletedProcess:
     """MWAA's install of ``requirements`` as a resolution only: Python 3.12, wheels, its constraints."""
     return subprocess.run(
         [
@@ -70,6 +92,7 @@ def replay_mwaa_install(requirements: Path, target: Path) -> subprocess.Complete
             "-r",
             str(requirements),
             *CONSTRAINED,
+            *extra,
         ],
         capture_output=True,
         text=True,
@@ -84,7 +107,7 @@ def test_mwaa_requirements_resolve_under_the_constraints_mwaa_forces(dist, tmp_p
     local = tmp_path / "requirements-mwaa.txt"
     local.write_text(mwaa.replace(MWAA_PLUGINS_DIR, f"{dist}/"))
 
-    result = replay_mwaa_install(local, tmp_path / "target")
+    result = replay_mwaa_install(local, tmp_path / "target", *source_only_wheels(tmp_path / "wheels"))
 
     assert result.returncode == 0, result.stderr[-3000:]
     resolved = {

@@ -9,4 +9,4 @@ SET attempts = attempts + 1,
 WHERE customer_key = :key
   AND claimed_by = :run_id
   AND status = :in_progress
-RETURNING *
+{{ returning('*') }}

@@ -7,4 +7,4 @@ SET sending_by = :holder,
 WHERE dag_id = :dag_id AND run_id = :run_id AND channel = :channel
   AND outcome IS NULL
   AND (sending_at IS NULL OR sending_at < :stale_before)
-RETURNING payload, attempts
+{{ returning('payload, attempts') }}

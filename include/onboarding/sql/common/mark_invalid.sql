@@ -6,6 +6,6 @@ SET status = :invalid,
     status_reason = :reason,
     attempts = attempts - :undo_attempts,
     updated_at = :now
-WHERE customer_key = CAST(:key AS TEXT)
+WHERE customer_key = CAST(:key AS {{ types.text }})
   AND claimed_by = :run_id
   AND status = :in_progress

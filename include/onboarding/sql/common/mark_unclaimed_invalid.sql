@@ -4,5 +4,5 @@ UPDATE {{ table }}
 SET status = :invalid,
     status_reason = :reason,
     updated_at = :now
-WHERE customer_key = CAST(:key AS TEXT)
+WHERE customer_key = CAST(:key AS {{ types.text }})
   AND status IN :claimable

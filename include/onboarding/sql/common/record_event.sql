@@ -2,4 +2,4 @@
 INSERT INTO {{ events_table }}
     (customer_key, run_id, try_number, attempt, event_at, outcome, http_status, api_status, message)
 VALUES
-    (CAST(:key AS TEXT), :run_id, :try_number, :attempt, :now, :outcome, :http_status, :api_status, :message)
+    (CAST(:key AS {{ types.text }}), :run_id, :try_number, :attempt, :now, :outcome, :http_status, :api_status, :message)

@@ -13,4 +13,5 @@ SET status = CASE
     updated_at = :now
 WHERE claimed_by = :run_id
   AND status = :in_progress
-RETURNING customer_key, status, attempts
+  {{ picked_only }}
+{{ returning('customer_key, status, attempts') }}

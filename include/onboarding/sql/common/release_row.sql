@@ -7,4 +7,4 @@ SET status = COALESCE(previous_status, :pending),
 WHERE claimed_by = :run_id
   AND status = :in_progress
   AND customer_key = :key
-RETURNING customer_key, status, attempts
+{{ returning('customer_key, status, attempts') }}

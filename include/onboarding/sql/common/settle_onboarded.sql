@@ -8,4 +8,4 @@ SET status = :onboarded,
     updated_at = :now
 WHERE customer_key = :key
   AND status IN :settleable
-RETURNING customer_key
+{{ returning('customer_key') }}

@@ -3,6 +3,10 @@
 -- (busy timeout) and then sees these rows already claimed. julianday() compares timestamps
 -- whatever ISO-8601 spelling the loader used (warehouse._settle_unreadable_requested_at rewrites
 -- the spellings it cannot read, "+0000" or " UTC", first; an unreadable value makes the row invalid).
+-- The partial "claimable" index holds julianday(requested_at) in claim order (see create_indexes.sql):
+-- a claim reads `limit` entries instead of sorting every waiting row. INDEXED BY, because without
+-- ANALYZE statistics the planner prefers the status index and sorts; the statuses are literals,
+-- since SQLite matches a partial index's predicate to a query's as written.
 UPDATE {{ table }}
 SET previous_status = CASE WHEN status = :in_progress THEN previous_status ELSE status END,
     status = :in_progress,
@@ -12,8 +16,8 @@ SET previous_status = CASE WHEN status = :in_progress THEN previous_status ELSE 
     updated_at = :now
 WHERE customer_key IN (
     SELECT customer_key
-    FROM {{ table }}
-    WHERE status IN :claimable
+    FROM {{ table }} INDEXED BY {{ index_name('claimable') }}
+    WHERE status IN ({{ claimable }})
       AND (status <> :in_progress OR julianday(claimed_at) < julianday(:stale_before))
       AND julianday(requested_at) < julianday(:interval_end)
       AND (:all_keys OR customer_key IN :keys)

@@ -1,0 +1,3 @@
+-- Snowflake has no indexes: it prunes micro-partitions by their min/max values instead. A claim
+-- reads the waiting rows' status and requested_at; a very large table may want a clustering key
+-- on (status, requested_at), which costs credits to maintain and is the table owner's choice.
