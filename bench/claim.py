@@ -295,7 +295,13 @@ def _postgres() -> Iterator[Engine]:
 
 @contextmanager
 def _mariadb() -> Iterator[Engine]:
-    import MySQLdb
+    try:
+        import MySQLdb
+    except ImportError:
+        raise RuntimeError(
+            "mysqlclient is not installed (requirements-mysql.txt; it needs libmariadb-dev, pkg-config "
+            "and gcc, then make install)"
+        ) from None
 
     from tests.support.mariadb import MARIADB_URL, _server, fresh_mariadb_database, mariadb_connection
 

@@ -12,6 +12,7 @@ MAKEFILE = ROOT / "Makefile"
 DOCKERFILE = ROOT / "Dockerfile"
 REQUIREMENTS = ROOT / "requirements.txt"
 REQUIREMENTS_DEV = ROOT / "requirements-dev.txt"
+REQUIREMENTS_MYSQL = ROOT / "requirements-mysql.txt"
 REQUIREMENTS_LOCK = ROOT / "requirements-lock.txt"
 DOCKERIGNORE = ROOT / ".dockerignore"
 # The Astro Runtime image's ONBUILD requirements install refuses a requirements.txt with a line

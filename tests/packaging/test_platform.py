@@ -100,14 +100,22 @@ def replay_mwaa_install(requirements: Path, target: Path, *extra: str) -> subpro
     )
 
 
-def test_mwaa_requirements_resolve_under_the_constraints_mwaa_forces(dist, tmp_path):
-    # `make dist`'s requirements-mwaa.txt, its wheel line pointing here instead of MWAA's plugins folder.
-    mwaa = (dist / "requirements-mwaa.txt").read_text()
+@pytest.mark.parametrize("with_mysql", [False, True], ids=["default", "with-mysql"])
+def test_mwaa_requirements_resolve_under_the_constraints_mwaa_forces(
+    dist, provider_wheel, tmp_path, with_mysql
+):
+    # `make dist`'s requirements-mwaa.txt (DIST_ARGS=--with-mysql for a MySQL warehouse), its wheel
+    # line pointing here instead of MWAA's plugins folder.
+    from tools.dist import write_mwaa_requirements
+
+    mwaa = write_mwaa_requirements(provider_wheel, tmp_path, with_mysql=with_mysql).read_text()
     assert MWAA_PLUGINS_DIR in mwaa
+    assert ("mysqlclient" in mwaa) is with_mysql
     local = tmp_path / "requirements-mwaa.txt"
     local.write_text(mwaa.replace(MWAA_PLUGINS_DIR, f"{dist}/"))
 
-    result = replay_mwaa_install(local, tmp_path / "target", *source_only_wheels(tmp_path / "wheels"))
+    wheels = source_only_wheels(tmp_path / "wheels") if with_mysql else []
+    result = replay_mwaa_install(local, tmp_path / "target", *wheels)
 
     assert result.returncode == 0, result.stderr[-3000:]
     resolved = {
@@ -120,6 +128,11 @@ def test_mwaa_requirements_resolve_under_the_constraints_mwaa_forces(dist, tmp_p
     # it; this says the replay really ran with them).
     assert resolved["apache-airflow-providers-http"] == pinned(CONSTRAINTS, "apache-airflow-providers-http")
     assert resolved["pandas"] == pinned(CONSTRAINTS, "pandas")
+    if with_mysql:
+        assert resolved["mysqlclient"] == pinned(CONSTRAINTS, "mysqlclient")
+        assert resolved["apache-airflow-providers-mysql"] == pinned(
+            CONSTRAINTS, "apache-airflow-providers-mysql"
+        )
 
 
 def test_the_platform_venv_is_python_3_12_with_the_platform_s_airflow(platform_venv: PlatformVenv):
@@ -155,8 +168,9 @@ def test_the_dockerfile_install_adds_the_provider_and_changes_nothing_else(platf
 
 
 def test_requirements_keep_every_version_the_image_preinstalled(platform_venv: PlatformVenv):
-    """Installed with no constraints file (as the Astro image build does), requirements.txt neither
-    up- nor downgrades a package the image already has: its ranges hold the platform's versions."""
+    """Installed with no constraints file (as the Astro image build does), requirements.txt (with
+    requirements-mysql.txt appended, as a MySQL deployment does) neither up- nor downgrades a package
+    the image already has: its ranges hold the platform's versions."""
     base = {canonicalize_name(item.split("==")[0]): item for item in platform_venv.base}
     moved = sorted(
         f"{base[canonicalize_name(item.split('==')[0])]} -> {item}"

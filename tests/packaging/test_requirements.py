@@ -1,5 +1,6 @@
-"""requirements.txt is what a deployment installs, as ranges; requirements-lock.txt is what `make`
-installs, exactly; the Makefile adds Airflow, the dev tools and the provider."""
+"""requirements.txt is what a deployment installs, as ranges (requirements-mysql.txt too, for a MySQL
+warehouse); requirements-lock.txt is what `make` installs, exactly; the Makefile adds Airflow, the dev
+tools and the provider."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.packaging.project_files import (
     REQUIREMENTS,
     REQUIREMENTS_DEV,
     REQUIREMENTS_LOCK,
+    REQUIREMENTS_MYSQL,
     airflow_version,
     requirement_lines,
 )
@@ -26,6 +28,15 @@ from tests.support.venv import PIP_VERSION
 DEV_TOOLS = {"pytest", "pytest-timeout", "ruff", "playwright", "psutil", "aiosmtpd", "twine"}
 # The local cluster's executor and broker: never a deployment's (MWAA never lets a user override them).
 CLUSTER_ONLY = {"apache-airflow-providers-celery", "celery", "kombu", "redis"}
+# What requirements-mysql.txt brings: absent from .venv where MariaDB's client headers are (make
+# install says so and goes on); under CI=true `make test` fails before pytest if they could not build.
+MYSQL_ONLY = {
+    "apache-airflow-providers-mysql",
+    "mysqlclient",
+    "mysql-connector-python",
+    "aiomysql",
+    "pymysql",
+}
 
 
 def requirements(path) -> list[Requirement]:
@@ -53,22 +64,23 @@ def provider_requirements() -> list[Requirement]:
 
 
 def test_requirements_have_no_line_astro_refuses():
-    offending = [line for line in REQUIREMENTS.read_text().splitlines() if ASTRO_REFUSED_LINE.search(line)]
-    assert offending == []
+    for path in (REQUIREMENTS, REQUIREMENTS_MYSQL):  # a MySQL deployment appends the second
+        offending = [line for line in path.read_text().splitlines() if ASTRO_REFUSED_LINE.search(line)]
+        assert offending == [], path.name
 
 
 def test_requirements_have_no_editable_or_path_lines():
     # Astro installs requirements.txt before it copies the project, so a path cannot resolve there.
     offending = [
         line
-        for line in requirement_lines(REQUIREMENTS)
+        for line in [*requirement_lines(REQUIREMENTS), *requirement_lines(REQUIREMENTS_MYSQL)]
         if line.startswith(("-", ".", "/", "~")) or "/" in line or "file:" in line
     ]
     assert offending == []
 
 
 def test_every_requirement_is_a_range_with_a_lower_and_an_upper_bound():
-    for path in (REQUIREMENTS, REQUIREMENTS_DEV):
+    for path in (REQUIREMENTS, REQUIREMENTS_MYSQL, REQUIREMENTS_DEV):
         for req in requirements(path):
             operators = {spec.operator for spec in req.specifier}
             assert operators == {">=", "<"}, f"{path.name}: {req} is not a >=lower,<upper range"
@@ -77,7 +89,7 @@ def test_every_requirement_is_a_range_with_a_lower_and_an_upper_bound():
 def test_each_lower_bound_the_platform_constraints_name_is_their_version():
     """The oldest version each range allows is the one the platform venv runs (constraints/)."""
     constrained = pins(CONSTRAINTS)
-    for req in requirements(REQUIREMENTS):
+    for req in [*requirements(REQUIREMENTS), *requirements(REQUIREMENTS_MYSQL)]:
         lower = next(spec.version for spec in req.specifier if spec.operator == ">=")
         name = canonicalize_name(req.name)
         if name in constrained:
@@ -86,7 +98,8 @@ def test_each_lower_bound_the_platform_constraints_name_is_their_version():
 
 def test_the_lock_pins_one_version_of_everything_within_every_range():
     locked = pins(REQUIREMENTS_LOCK)
-    for req in [*requirements(REQUIREMENTS), *requirements(REQUIREMENTS_DEV), *provider_requirements()]:
+    every = [REQUIREMENTS, REQUIREMENTS_MYSQL, REQUIREMENTS_DEV]
+    for req in [*(req for path in every for req in requirements(path)), *provider_requirements()]:
         name = canonicalize_name(req.name)
         assert name in locked, f"requirements-lock.txt has no {req.name}"
         assert req.specifier.contains(locked[name], prereleases=True), f"lock {locked[name]} is outside {req}"
@@ -95,12 +108,28 @@ def test_the_lock_pins_one_version_of_everything_within_every_range():
 
 
 def test_the_venv_holds_the_locked_versions():
-    """What `make install` put in .venv is the lock, so every machine tests the same versions."""
+    """What `make install` put in .venv is the lock, so every machine tests the same versions (without
+    requirements-mysql.txt's packages where they could not build: then none of them is there)."""
     present = {canonicalize_name(dist.metadata["Name"]): dist.version for dist in distributions()}
+    mysql_skipped = not any(name in present for name in MYSQL_ONLY - {"pymysql"})
     differing = {
-        name: (v, present.get(name)) for name, v in pins(REQUIREMENTS_LOCK).items() if present.get(name) != v
+        name: (v, present.get(name))
+        for name, v in pins(REQUIREMENTS_LOCK).items()
+        if present.get(name) != v and not (mysql_skipped and name in MYSQL_ONLY and name not in present)
     }
     assert differing == {}
+
+
+def test_requirements_txt_needs_no_compiler_the_mysql_driver_is_its_own_file():
+    """A fresh clone installs with Python and make alone: mysqlclient, which builds from source
+    against MariaDB's headers, is only in requirements-mysql.txt, with the mysql provider needing it."""
+    assert names(REQUIREMENTS) & MYSQL_ONLY == set()
+    assert names(REQUIREMENTS_MYSQL) == {"apache-airflow-providers-mysql", "mysqlclient"}
+    recipe = MAKEFILE.read_text().split("$(MYSQL_INSTALLED):", 1)[1].split("\n\n", 1)[0]
+    assert "-r requirements-mysql.txt" in recipe and "-c requirements-lock.txt" in recipe
+    for target in ("install", "test", "check"):
+        rule = re.search(rf"^{target}:(.*)$", MAKEFILE.read_text(), re.MULTILINE)
+        assert rule and "$(MYSQL_INSTALLED)" in rule.group(1).split(), target
 
 
 def test_the_cluster_s_executor_and_broker_are_not_runtime_requirements():

@@ -37,16 +37,25 @@ def mariadb_sql(database: str | None, statement: str, params: Any = None) -> lis
         conn.close()
 
 
-def require_mariadb() -> str:
-    import MySQLdb
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true requires MariaDB. {reason}")
+    pytest.skip(reason)
 
+
+def require_mariadb() -> str:
+    try:
+        import MySQLdb
+    except ImportError:
+        # make install skips requirements-mysql.txt where MariaDB's client headers are missing.
+        _unavailable(
+            "mysqlclient is not installed (requirements-mysql.txt; it needs libmariadb-dev, pkg-config "
+            "and gcc, then make install)"
+        )
     try:
         (version,) = mariadb_sql(None, "SELECT VERSION()")[0]
     except MySQLdb.OperationalError as exc:
-        reason = f"MariaDB is not reachable at {MARIADB_URL} (set AVEPOINT_TEST_MARIADB): {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true requires MariaDB. {reason}")
-        pytest.skip(reason)
+        _unavailable(f"MariaDB is not reachable at {MARIADB_URL} (set AVEPOINT_TEST_MARIADB): {exc}")
     return str(version)
 
 

@@ -97,7 +97,7 @@ class PlatformVenv:
     airflow_home: Path
     base: set[str]  # name==version after the platform's own install (Airflow, providers-http)
     provider_alone: list[str]  # what the wheel alone would add to the base (a dry run)
-    requirements_unconstrained: list[str]  # what requirements.txt alone would add to the base (a dry run)
+    requirements_unconstrained: list[str]  # what requirements(-mysql).txt would add to the base (a dry run)
     sandbox_token: dict  # the reply of docker-compose.override.yml's sandbox, run on the base
     files_at_requirements_install: list[str]
     copied: list[str]
@@ -186,7 +186,9 @@ def platform_venv(tmp_path_factory, provider_wheel) -> PlatformVenv:
     sandbox_token = _token_from_the_override_sandbox(env, root / "sandbox-container")
     provider_alone = dry_run([str(provider_wheel), *CONSTRAINED], env=env, cwd=root)
     # Astro installs requirements.txt onto its image with no constraints file: what would pip change?
-    requirements_unconstrained = dry_run(["-r", str(ROOT / "requirements.txt")], env=env, cwd=root)
+    requirements_unconstrained = dry_run(
+        ["-r", str(ROOT / "requirements.txt"), "-r", str(ROOT / "requirements-mysql.txt")], env=env, cwd=root
+    )
 
     # ONBUILD: `COPY requirements.txt .` then `pip install -r requirements.txt`, nothing else present;
     # under the constraints, as MWAA installs it, so the venv runs the lower bounds they pin.
