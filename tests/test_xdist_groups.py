@@ -27,7 +27,7 @@ def test_tests_of_one_group_run_on_one_worker_under_two_workers():
             "-v",
             "-p",
             "no:cacheprovider",
-            "tests/local/test_stop_signals.py",  # three quick tests of the "local" group
+            "tests/local/test_stop_signals.py",  # three quick tests of the "airflow" group
         ],
         cwd=ROOT,
         env=env,
@@ -39,4 +39,4 @@ def test_tests_of_one_group_run_on_one_worker_under_two_workers():
     ran = re.findall(r"^\[(gw\d)\] .*PASSED (\S+)", result.stdout, re.MULTILINE)
     assert len(ran) == 3, result.stdout[-3000:]
     assert {worker for worker, _ in ran} == {ran[0][0]}, ran
-    assert all(nodeid.endswith("@local") for _, nodeid in ran), ran
+    assert all(nodeid.endswith("@airflow") for _, nodeid in ran), ran
