@@ -111,7 +111,7 @@ def test_the_venv_holds_the_locked_versions():
     """What `make install` put in .venv is the lock, so every machine tests the same versions (without
     requirements-mysql.txt's packages where they could not build: then none of them is there)."""
     present = {canonicalize_name(dist.metadata["Name"]): dist.version for dist in distributions()}
-    mysql_skipped = not any(name in present for name in MYSQL_ONLY - {"pymysql"})
+    mysql_skipped = "mysqlclient" not in present  # make install goes on when it cannot build
     differing = {
         name: (v, present.get(name))
         for name, v in pins(REQUIREMENTS_LOCK).items()
