@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 import shlex
-from pathlib import Path
 
 from tests.conftest import ROOT
+from tools.dist import requirement_lines  # noqa: F401 (the packaging tests read requirement files with it)
 
 MAKEFILE = ROOT / "Makefile"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -27,12 +27,6 @@ def airflow_version() -> str:
     match = re.search(r"^AIRFLOW_VERSION\s*:?=\s*(\S+)\s*$", MAKEFILE.read_text(), re.MULTILINE)
     assert match, "Makefile has no AIRFLOW_VERSION := line"
     return match.group(1)
-
-
-def requirement_lines(path: Path) -> list[str]:
-    """The requirement lines of a requirements file, without comments and blank lines."""
-    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
-    return [line for line in lines if line]
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
