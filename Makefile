@@ -81,8 +81,9 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-# Two pytest-xdist workers, one per core of the CI machine: the tests that start Airflow processes
-# run one after another on one worker, the platform venv's on one, the rest beside them (tests/conftest.py).
+# Two pytest-xdist workers, one per core of the CI machine: the tests that start whole deployments run
+# one after another on one worker; the platform venv's tests, then the browser tests' Airflow, then the
+# rest on the other (tests/conftest.py).
 PYTEST_WORKERS ?= 2
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup
 test: lint $(MYSQL_INSTALLED)

@@ -28,21 +28,19 @@ from tests.support.postgres import (  # noqa: E402
 FAKE_GRAPH = "http://avepoint.test"
 
 # Tests that share one expensive thing run on one pytest-xdist worker (`--dist loadgroup`), in their
-# usual order. Every test that starts Airflow's own processes (the browser tests' Airflow, the
-# deployment stack, the Celery cluster, make airflow and make cluster, the bench's deployments) is
-# in one group, "airflow": two deployments at once on a 2-core machine each run at half speed, and
-# measured so (make test took 31:37 instead of about 24 minutes; an API call of the bench smoke
-# timed out after 30 s). The platform virtualenv's tests are a second group; every other test goes
-# to whichever worker is free, mostly beside the airflow group.
-# The first group a test belongs to wins.
-AIRFLOW_FOLDERS = ("tests/browser/", "tests/local/")
-AIRFLOW_MARKERS = ("bench", "celery", "deployment")
+# usual order. The tests that start whole deployments (the deployment stack, the Celery cluster, make
+# airflow and make cluster, the bench's deployments) are one group, "airflow": two such deployments
+# at once on a 2-core machine each run at half speed (a Celery test failed so under three workers).
+# The browser tests' Airflow is a second group, which `make test` runs beside them on the other
+# worker once the platform virtualenv's tests ("packaging") are done; the remaining tests go to
+# whichever worker is free. The first group a test belongs to wins.
 XDIST_GROUPS = (
+    ("browser", lambda item, path: path.startswith("tests/browser/")),
     (
         "airflow",
         lambda item, path: (
-            path.startswith(AIRFLOW_FOLDERS)
-            or any(item.get_closest_marker(name) is not None for name in AIRFLOW_MARKERS)
+            path.startswith("tests/local/")
+            or any(item.get_closest_marker(name) is not None for name in ("bench", "celery", "deployment"))
         ),
     ),
     ("packaging", lambda item, path: item.get_closest_marker("packaging") is not None),

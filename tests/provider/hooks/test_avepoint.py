@@ -442,6 +442,31 @@ def test_a_private_key_file_is_read_when_the_first_token_is_needed(fake_avepoint
     assert "client_assertion" in fake_avepoint.sent_to(TOKEN_PATH)[0].form()
 
 
+@pytest.mark.parametrize("source", ["pasted", "file"])
+def test_a_private_key_and_each_of_its_lines_are_masked_in_one_message_to_the_supervisor(
+    fake_avepoint, tmp_path, rsa_private_pem, monkeypatch, source
+):
+    """In a task every ``mask_secret`` call is a round trip to the supervisor: one per key, not per line."""
+    from types import SimpleNamespace
+
+    from airflow.sdk._shared.secrets_masker import redact
+    from airflow.sdk.execution_time import task_runner
+
+    sent = []
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", SimpleNamespace(send=sent.append), raising=False)
+    key_file = tmp_path / "client.pem"
+    key_file.write_text(rsa_private_pem)
+    key = {"private_key": rsa_private_pem} if source == "pasted" else {"private_key_path": str(key_file)}
+    fake_avepoint.make_hook(password="", extra=key).get_token()
+
+    lines = [line for line in rsa_private_pem.splitlines() if line and not line.startswith("-----")]
+    one_line_each = [m.value for m in sent if m.value in lines]
+    all_lines = [m.value for m in sent if isinstance(m.value, list) and set(lines) <= set(m.value)]
+    assert (len(one_line_each), len(all_lines)) == (0, 1)
+    for line in lines:
+        assert redact(f"key line {line} logged") == "key line *** logged"
+
+
 @pytest.fixture(scope="module")
 def cert_sandbox(rsa_public_pem):
     with SandboxServer(SandboxConfig(client_public_key_pem=rsa_public_pem, token_lifetime=3600)) as server:
