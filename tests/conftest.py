@@ -28,14 +28,18 @@ from tests.support.postgres import (  # noqa: E402
 FAKE_GRAPH = "http://avepoint.test"
 
 # Tests that share one expensive thing run on one pytest-xdist worker (`--dist loadgroup`), in their
-# usual order. The tests that start whole deployments (the deployment stack, the Celery cluster, make
-# airflow and make cluster, the bench's deployments) are one group, "airflow": two such deployments
-# at once on a 2-core machine each run at half speed (a Celery test failed so under three workers).
-# The browser tests' Airflow is a second group, which `make test` runs beside them on the other
-# worker once the platform virtualenv's tests ("packaging") are done; the remaining tests go to
-# whichever worker is free. The first group a test belongs to wins.
+# usual order. The tests that start whole deployments on PostgreSQL (the deployment stack, the Celery
+# cluster, make cluster, the bench's deployments) are one group, "airflow": two such deployments at
+# once on a 2-core machine each run at half speed (a Celery test failed so under three workers). The
+# tests of `airflow standalone` started as make airflow starts it (the browser tests' Airflow, make
+# airflow's signals) are a second group, which `make test` runs beside them on the other worker once
+# the platform virtualenv's tests ("packaging") are done; the remaining tests go to whichever worker
+# is free. The first group a test belongs to wins.
 XDIST_GROUPS = (
-    ("browser", lambda item, path: path.startswith("tests/browser/")),
+    (
+        "standalone",
+        lambda item, path: path.startswith(("tests/browser/", "tests/local/test_local_airflow.py")),
+    ),
     (
         "airflow",
         lambda item, path: (
